@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make check`.
+# Everything else is CMake (see CMakeLists.txt); these targets only drive it.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build demo check test asan bench clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASPACE_DEBUG=ON >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The main job: a narrated tour of what aspace does.
+demo: build
+	./$(BUILD)/tools/aspace/aspace demo
+
+# Every test: the suite in a debug build (validators after every change),
+# then once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+check: test asan
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DASPACE_DEBUG=ON \
+	      -DASPACE_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# Benchmarks: a release build without validators.
+bench: deps
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DASPACE_TESTS=OFF >/dev/null
+	cmake --build build-bench -j$(JOBS)
+	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench

@@ -1,0 +1,206 @@
+/*
+ * aspace — Linux's process address space subsystem as a user-space library.
+ *
+ * This is the whole public API. Everything here behaves as Linux 6.x on
+ * x86-64 does where a program can observe it: flag, prot, errno, signal and
+ * si_code values are Linux's own constants from the system headers, and every
+ * call that can fail returns 0 (or its Linux result) on success and -errno on
+ * failure. Ranges are [start, end) in bytes.
+ *
+ * Objects:
+ *   struct as_machine  the simulated machine: RAM (a frame pool managed by a
+ *                      buddy allocator and slab caches) and sysctls.
+ *   struct as_mm       one address space (Linux's mm_struct): regions, page
+ *                      tables, layout, counters, limits.
+ *
+ * Thread safety: any number of threads may call into one machine and one
+ * space at once; mmap-family calls on one space serialize on its mmap lock.
+ * A machine must outlive every space created on it.
+ */
+#ifndef ASPACE_ASPACE_H
+#define ASPACE_ASPACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AS_API __attribute__((visibility("default")))
+#else
+#define AS_API
+#endif
+
+struct as_machine;
+struct as_mm;
+
+/* ---- The machine ------------------------------------------------------- */
+
+struct as_machine_config {
+	uint64_t ram_bytes;         /* simulated RAM; default 1 GiB */
+	int overcommit_memory;      /* vm.overcommit_memory 0/1/2; default 0 */
+	int overcommit_ratio;       /* vm.overcommit_ratio; default 50 */
+	uint64_t max_map_count;     /* vm.max_map_count; default 65530 */
+	uint64_t mmap_min_addr;     /* vm.mmap_min_addr; default 65536 */
+	/* Fields below are aspace's own; callers start from as_machine_config_init(). */
+	int zero_page;              /* 1: read faults on fresh anonymous memory map the
+	                               shared zero page (upstream Linux); 0: they allocate
+	                               a zeroed frame (kernels booted pvm_no_zero_page=1).
+	                               default 1 */
+	int legacy_va_layout;       /* vm.legacy_va_layout: bottom-up mmap layout; default 0 */
+	uint64_t stack_guard_gap;   /* stack_guard_gap= in bytes; default 256 pages */
+	int thp_align_anon;         /* 1: anonymous mappings of a multiple of 2 MiB without a
+	                               hint are placed 2 MiB aligned (CONFIG_TRANSPARENT_HUGEPAGE,
+	                               whatever the THP mode); default 1 */
+	int prefault;               /* 1: touch all simulated RAM at creation so that
+	                               benchmarks measure aspace, not host faults; default 0 */
+};
+
+/* SIGSEGV or SIGBUS, its si_code, and the faulting address. */
+struct as_fault {
+	int signo;
+	int code;
+	uint64_t addr;
+};
+
+#define AS_MAX_ORDER 10 /* buddy orders 0..AS_MAX_ORDER */
+
+/* A snapshot of the machine's physical memory, in frames of 4 KiB. */
+struct as_machine_stats {
+	uint64_t total_frames;
+	uint64_t free_frames;                   /* in the buddy lists and per-thread caches */
+	uint64_t free_blocks[AS_MAX_ORDER + 1]; /* /proc/buddyinfo: free blocks per order */
+	uint64_t cached_frames;                 /* free frames held in per-thread caches */
+	uint64_t slab_frames;                   /* frames holding slab caches */
+	uint64_t pgtable_frames;                /* frames holding page tables */
+	uint64_t user_frames;                   /* frames mapped or cached for user memory */
+	uint64_t reserved_frames;               /* frames the machine keeps (the zero page) */
+	uint64_t allocations;                   /* frame and object allocations so far */
+	uint64_t failed_allocations;            /* ... of which failed (out of memory or injected) */
+};
+
+AS_API void as_machine_config_init(struct as_machine_config *cfg);
+/* cfg NULL: defaults. Returns 0 or -errno (-EINVAL for a bad config, -ENOMEM). */
+AS_API int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out);
+AS_API void as_machine_free(struct as_machine *m);
+AS_API void as_machine_get_config(const struct as_machine *m, struct as_machine_config *cfg);
+AS_API void as_machine_get_stats(struct as_machine *m, struct as_machine_stats *st);
+
+/*
+ * Invariant checker: buddy lists, page descriptors, reference counts,
+ * accounting (free + used == total). Returns 0 when everything holds, or
+ * -EUCLEAN after writing a description of the first broken invariant to
+ * `report` (when not NULL).
+ */
+AS_API int as_machine_check(struct as_machine *m, FILE *report);
+
+/*
+ * Return every cached free frame (per-thread caches, empty slabs) to the
+ * buddy allocator, so that free_frames + reserved_frames == total_frames
+ * once no space holds memory.
+ */
+AS_API void as_machine_drain(struct as_machine *m);
+
+/*
+ * Failure injection: make the n-th allocation (of a frame or of an internal
+ * object) from now on fail, n >= 1; n == 0 turns injection off. The
+ * injection fires once. as_machine_alloc_count() counts allocations
+ * attempted so far, so a test can learn how many an operation makes and
+ * sweep n over all of them.
+ */
+AS_API void as_machine_fail_nth(struct as_machine *m, uint64_t n);
+AS_API uint64_t as_machine_alloc_count(struct as_machine *m);
+
+/* ---- Address spaces ---------------------------------------------------- */
+
+/* An empty space of an unprivileged process, Linux default rlimits, no randomization. */
+AS_API int as_mm_new(struct as_machine *m, struct as_mm **out);
+AS_API int as_mm_fork(struct as_mm *parent, struct as_mm **child);
+/*
+ * Users versus holders, as Linux's mm_users and mm_count: as_mm_get adds a
+ * user (a CLONE_VM thread or a vfork child sharing the space), as_mm_put
+ * drops one, and the last user tears the space down (exit_mmap).
+ * as_mm_grab/as_mm_drop hold the object itself; it is freed at the last.
+ */
+AS_API void as_mm_get(struct as_mm *mm);
+AS_API void as_mm_put(struct as_mm *mm);
+AS_API void as_mm_grab(struct as_mm *mm);
+AS_API void as_mm_drop(struct as_mm *mm);
+
+AS_API int as_mm_set_brk_base(struct as_mm *mm, uint64_t start); /* start_brk = brk = start, as exec does */
+AS_API int as_mm_setrlimit(struct as_mm *mm, int resource, uint64_t cur, uint64_t max);
+AS_API int as_mm_getrlimit(struct as_mm *mm, int resource, uint64_t *cur, uint64_t *max);
+AS_API int as_mm_set_caps(struct as_mm *mm, uint64_t caps);     /* bitmask of (1ull << CAP_xxx) */
+
+/* The layout of a space, as /proc/PID/stat and prctl(PR_SET_MM) name it. */
+struct as_mm_layout {
+	uint64_t task_size;
+	uint64_t mmap_base;
+	uint64_t start_brk, brk;
+	uint64_t start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t start_code, end_code, start_data, end_data;
+};
+AS_API void as_mm_get_layout(struct as_mm *mm, struct as_mm_layout *out);
+
+/* Counters of a space, in pages unless named otherwise (as /proc/PID/status). */
+struct as_mm_counters {
+	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
+	uint64_t rss_anon, rss_file, rss_shmem, swap_ents;
+	uint64_t map_count;          /* regions */
+	uint64_t hiwater_rss, hiwater_vm;
+	uint64_t min_flt, maj_flt;   /* handled faults, as getrusage counts them */
+	uint64_t cow_copies, cow_reuses, zero_page_maps;
+	uint64_t committed_pages;    /* what this space charged to the commit limit */
+};
+AS_API void as_mm_get_counters(struct as_mm *mm, struct as_mm_counters *out);
+
+/*
+ * Region-tree, page-table and accounting invariants of one space. Returns 0,
+ * or -EUCLEAN after describing the first broken invariant to `report`.
+ */
+AS_API int as_mm_check(struct as_mm *mm, FILE *report);
+
+/* ---- System calls and accesses ----------------------------------------- */
+
+/*
+ * x86-64 Linux syscall numbers from <sys/syscall.h>: brk, mmap, munmap,
+ * mprotect, mremap, madvise, mlock, mlock2, munlock, mlockall, munlockall,
+ * msync, mincore; anything else -ENOSYS. Returns what Linux returns, a
+ * failure as -errno. Pointer arguments are addresses inside the space; file
+ * descriptors are the caller's host descriptors.
+ */
+AS_API long as_syscall(struct as_mm *mm, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		       uint64_t a3, uint64_t a4, uint64_t a5);
+
+/*
+ * User-mode accesses: they fault pages in exactly as a CPU access would and
+ * return 0, or -EFAULT with *fault (when not NULL) describing the first
+ * faulting address; bytes before it were transferred. -ENOMEM when the
+ * machine ran out of frames (Linux would OOM-kill); nothing is corrupted.
+ */
+AS_API int as_read(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault);
+AS_API int as_write(struct as_mm *mm, uint64_t addr, const void *buf, size_t len, struct as_fault *fault);
+
+/* /proc/PID/maps and /proc/PID/smaps, byte for byte. 0 or -errno. */
+AS_API int as_mm_write_maps(struct as_mm *mm, FILE *out);
+AS_API int as_mm_write_smaps(struct as_mm *mm, FILE *out);
+
+/* ---- Diagnostics -------------------------------------------------------- */
+
+/*
+ * A broken internal invariant calls the panic hook with a message, then
+ * aborts. The default hook prints to stderr. Returns the previous hook.
+ */
+typedef void (*as_panic_hook)(const char *msg);
+AS_API as_panic_hook as_set_panic_hook(as_panic_hook hook);
+
+AS_API const char *as_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

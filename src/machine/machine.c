@@ -1,0 +1,265 @@
+/*
+ * machine — the public machine API: creation and teardown, configuration,
+ * statistics, the invariant checker, draining, and the failure-injection
+ * gate shared by the frame allocator and the slab caches. The frame pool
+ * itself lives in frames.c, the object caches in slab.c (see machine.h).
+ */
+#include "machine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_RAM_BYTES (1ull << 20)
+#define MAX_RAM_BYTES (1ull << 44) /* exclusive: frame numbers stay below PFN_NONE */
+
+void as_machine_config_init(struct as_machine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ram_bytes = 1ull << 30;
+	cfg->overcommit_memory = 0;
+	cfg->overcommit_ratio = 50;
+	cfg->max_map_count = 65530;
+	cfg->mmap_min_addr = 65536;
+	cfg->zero_page = 1;
+	cfg->legacy_va_layout = 0;
+	cfg->stack_guard_gap = 256 * PAGE_SIZE;
+	cfg->prefault = 0;
+}
+
+/* True when `cfg` describes a machine as_machine_new can build. */
+static bool config_valid(const struct as_machine_config *cfg)
+{
+	if (cfg->ram_bytes < MIN_RAM_BYTES || cfg->ram_bytes >= MAX_RAM_BYTES ||
+	    (cfg->ram_bytes & (PAGE_SIZE - 1)) != 0)
+		return false;
+	if (cfg->overcommit_memory < 0 || cfg->overcommit_memory > 2)
+		return false;
+	if (cfg->overcommit_ratio < 0)
+		return false;
+	if (cfg->max_map_count == 0)
+		return false;
+	if ((cfg->stack_guard_gap & (PAGE_SIZE - 1)) != 0)
+		return false;
+	return true;
+}
+
+/*
+ * Build a machine from `cfg` (NULL: defaults): reserve its RAM and page
+ * descriptors, seed the buddy lists, take the zero page, create the
+ * machine's slab caches. 0 with *out set, -EINVAL for a bad config, or
+ * -ENOMEM with nothing left behind.
+ */
+int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out)
+{
+	struct as_machine_config defaults;
+	struct as_machine *m;
+	unsigned made = 0;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!cfg) {
+		as_machine_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (!config_valid(cfg))
+		return -EINVAL;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto fail;
+	m->cfg = *cfg;
+	m->nframes = cfg->ram_bytes >> PAGE_SHIFT;
+	m->zero_pfn = PFN_NONE;
+	m->ram = env_reserve(cfg->ram_bytes, cfg->prefault);
+	if (!m->ram)
+		goto free_machine;
+	m->pages = env_reserve(m->nframes * sizeof(struct page), cfg->prefault);
+	if (!m->pages)
+		goto release_ram;
+	if (frame_pool_init(m) != 0)
+		goto release_pages;
+	if (pthread_mutex_init(&m->slab_list_lock, NULL) != 0)
+		goto destroy_pool;
+
+	m->zero_pfn = frame_alloc(m, 0, FA_RESERVED | FA_ZERO | FA_NOFAIL);
+	if (m->zero_pfn == PFN_NONE)
+		goto destroy_slab_list_lock;
+
+	m->caches = calloc(MC_NR, sizeof(*m->caches));
+	if (!m->caches)
+		goto free_zero_page;
+	for (made = 0; made < MC_NR; made++) {
+		const struct machine_cache_spec *spec = &machine_cache_specs[made];
+		int err = slab_cache_init(&m->caches[made], m, spec->name, spec->size, spec->align);
+
+		/* -EINVAL would mean a broken entry in machine_cache_specs. */
+		ENV_BUG_ON(err != 0 && err != -ENOMEM);
+		if (err != 0)
+			goto destroy_caches;
+	}
+	/* Start with every free frame in the buddy lists, none cached. */
+	frame_tcache_flush(m);
+	*out = m;
+	return 0;
+
+destroy_caches:
+	while (made-- > 0)
+		slab_cache_destroy(&m->caches[made]);
+	free(m->caches);
+free_zero_page:
+	frame_free(m, m->zero_pfn, 0);
+destroy_slab_list_lock:
+	pthread_mutex_destroy(&m->slab_list_lock);
+destroy_pool:
+	frame_pool_destroy(m);
+release_pages:
+	env_release(m->pages, m->nframes * sizeof(struct page));
+release_ram:
+	env_release(m->ram, cfg->ram_bytes);
+free_machine:
+	free(m);
+fail:
+	return -ENOMEM;
+}
+
+/*
+ * Tear the machine down. Every space and every object of its caches must
+ * be gone (a live object panics), and no other thread may use it any more.
+ */
+void as_machine_free(struct as_machine *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = MC_NR; i-- > 0;)
+		slab_cache_destroy(&m->caches[i]);
+	free(m->caches);
+	m->caches = NULL;
+	if (AS_UNLIKELY(m->slab_list != NULL))
+		ENV_PANIC("as_machine_free: slab cache %s was never destroyed", m->slab_list->name);
+	frame_pool_destroy(m);
+	pthread_mutex_destroy(&m->slab_list_lock);
+	env_release(m->pages, m->nframes * sizeof(struct page));
+	env_release(m->ram, m->cfg.ram_bytes);
+	free(m);
+}
+
+void as_machine_get_config(const struct as_machine *m, struct as_machine_config *cfg)
+{
+	*cfg = m->cfg;
+}
+
+void as_machine_get_stats(struct as_machine *m, struct as_machine_stats *st)
+{
+	uint64_t buddy_free;
+
+	memset(st, 0, sizeof(*st));
+	st->total_frames = m->nframes;
+	frame_pool_counts(m, st->free_blocks, &buddy_free);
+	st->cached_frames = atomic_load(&m->nr_cached);
+	st->free_frames = buddy_free + st->cached_frames;
+	st->slab_frames = atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]);
+	st->pgtable_frames = atomic_load(&m->nr_kind[page_kind_index(PG_PGTABLE)]);
+	st->user_frames = atomic_load(&m->nr_kind[page_kind_index(PG_ANON)]) +
+			  atomic_load(&m->nr_kind[page_kind_index(PG_FILE)]) +
+			  atomic_load(&m->nr_kind[page_kind_index(PG_SHMEM)]);
+	st->reserved_frames = atomic_load(&m->nr_kind[page_kind_index(PG_RESERVED)]);
+	st->allocations = atomic_load(&m->allocs);
+	st->failed_allocations = atomic_load(&m->failed_allocs);
+}
+
+#define CHECK(cond, ...)                                 \
+	do {                                             \
+		if (AS_UNLIKELY(!(cond))) {              \
+			snprintf(buf, len, __VA_ARGS__); \
+			rc = -EUCLEAN;                   \
+			goto out;                        \
+		}                                        \
+	} while (0)
+
+int machine_check(struct as_machine *m, char *buf, size_t len)
+{
+	struct page *zp;
+	uint64_t slab_frames = 0;
+	bool list_locked = false;
+	int rc;
+
+	rc = frame_pool_check(m, buf, len);
+	if (rc != 0)
+		return rc;
+	CHECK(m->zero_pfn < m->nframes, "the zero page is missing");
+	zp = frame_page(m, m->zero_pfn);
+	CHECK((zp->flags & PG_KIND_MASK) == PG_RESERVED && atomic_load(&zp->refcount) >= 1,
+	      "the zero page %u has flags %#x refcount %d", m->zero_pfn, zp->flags,
+	      (int)atomic_load(&zp->refcount));
+
+	pthread_mutex_lock(&m->slab_list_lock);
+	list_locked = true;
+	for (struct slab_cache *c = m->slab_list; c; c = c->next) {
+		rc = slab_cache_check(c, buf, len);
+		if (rc != 0)
+			goto out;
+		slab_frames += c->nr_slabs << c->order;
+	}
+	CHECK(slab_frames == atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]),
+	      "slab caches hold %llu frames, nr_kind[slab] says %llu",
+	      (unsigned long long)slab_frames,
+	      (unsigned long long)atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]));
+out:
+	if (list_locked)
+		pthread_mutex_unlock(&m->slab_list_lock);
+	return rc;
+}
+
+int as_machine_check(struct as_machine *m, FILE *report)
+{
+	char buf[512];
+	int rc;
+
+	buf[0] = '\0';
+	rc = machine_check(m, buf, sizeof(buf));
+	if (rc != 0 && report)
+		fprintf(report, "%s\n", buf);
+	return rc;
+}
+
+/*
+ * Shrink every slab cache, then give every thread's cached frames back.
+ * Other threads' caches are emptied without their owners' knowledge, so
+ * no other thread may allocate or free frames of this machine meanwhile
+ * (machine.h, "Quiescence"); the calling thread's own cache is always safe.
+ */
+void as_machine_drain(struct as_machine *m)
+{
+	pthread_mutex_lock(&m->slab_list_lock);
+	for (struct slab_cache *c = m->slab_list; c; c = c->next)
+		slab_cache_shrink(c);
+	pthread_mutex_unlock(&m->slab_list_lock);
+	frame_tcache_drain_all(m);
+}
+
+bool machine_alloc_should_fail(struct as_machine *m)
+{
+	uint64_t n = atomic_fetch_add_explicit(&m->allocs, 1, memory_order_relaxed) + 1;
+	uint64_t at = atomic_load_explicit(&m->fail_at, memory_order_relaxed);
+
+	/* fail_at is 0 (off) or above every count handed out before it was set. */
+	if (AS_LIKELY(at != n))
+		return false;
+	if (!atomic_compare_exchange_strong(&m->fail_at, &at, 0))
+		return false;
+	atomic_fetch_add_explicit(&m->failed_allocs, 1, memory_order_relaxed);
+	return true;
+}
+
+void as_machine_fail_nth(struct as_machine *m, uint64_t n)
+{
+	atomic_store(&m->fail_at, n ? atomic_load(&m->allocs) + n : 0);
+}
+
+uint64_t as_machine_alloc_count(struct as_machine *m)
+{
+	return atomic_load(&m->allocs);
+}

@@ -1,0 +1,309 @@
+/*
+ * machine — the simulated machine's physical memory.
+ *
+ * Owns: the frame pool (simulated RAM in one host reservation), one page
+ * descriptor per frame, the buddy allocator (orders 0..MAX_ORDER with split
+ * and coalesce), per-thread order-0 frame caches, slab caches for the
+ * library's own objects, the shared zero page, allocation statistics and
+ * failure injection.
+ *
+ * Vocabulary: a frame is a 4 KiB unit of simulated RAM named by its frame
+ * number (pfn_t); its descriptor is a struct page; a block is 2^order
+ * contiguous frames aligned to its size, named by its first frame.
+ *
+ * Invariants (checked by machine_check):
+ *  - every frame is in exactly one state: in a free buddy block (PG_BUDDY on
+ *    the block's head, order recorded, on free list `order`), in a per-thread
+ *    cache (PG_TCACHE), or allocated (refcount > 0, kind flag set);
+ *  - a free block's buddy is never also a free block of the same order
+ *    (coalescing is complete);
+ *  - nr_free[o] equals the length of free list o; the frames in free lists
+ *    plus the frames in caches plus the allocated frames equal the pool;
+ *  - per-kind counters equal the allocated frames of that kind.
+ *
+ * Locking: the zone lock (a mutex) protects the free lists and nr_free. Each
+ * per-thread cache belongs to one thread and needs no lock; the machine's
+ * list of caches has its own lock (tcache_lock, taken only at thread
+ * exit/creation and by drain/check). Counters are atomics. Page
+ * descriptors' refcount and mapcount are atomics; the other fields belong
+ * to the frame's owner (the allocator while free, the owner's lock after).
+ * Lock order: zone lock nests inside every other lock of the library.
+ * Within this subsystem:
+ *
+ *   slab_list_lock
+ *     slab_cache.lock            (a slab cache takes frames under its lock)
+ *       tcache_lock              (registering a thread's cache on first use)
+ *         zone_lock
+ *
+ * Quiescence: machine_check (and so as_machine_check) and the part of
+ * as_machine_drain that empties *other* threads' caches read state those
+ * threads change without a lock; call them only while no other thread
+ * allocates or frees frames of this machine (the tests' "after join").
+ *
+ * Conventions: FA_SLAB is reserved for slab caches (machine_check compares
+ * the slab frame count with the caches' slabs). A slab takes its frames
+ * with FA_NOFAIL, so every slab_alloc is exactly one allocation attempt for
+ * failure injection, whether or not it needs a new slab.
+ */
+#ifndef ASPACE_MACHINE_H
+#define ASPACE_MACHINE_H
+
+#include <aspace/aspace.h>
+
+#include "../env/env.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1ull << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define MAX_ORDER AS_MAX_ORDER
+#define NR_ORDERS (MAX_ORDER + 1)
+
+/* A frame number of simulated RAM. */
+typedef uint32_t pfn_t;
+#define PFN_NONE UINT32_MAX
+
+/* Page descriptor flags (struct page.flags, low 24 bits). */
+enum {
+	PG_BUDDY = 1u << 0,      /* head of a free buddy block; order in PG_ORDER bits */
+	PG_TCACHE = 1u << 1,     /* free, in a per-thread cache */
+	PG_SLAB = 1u << 2,       /* kind: holds slab objects */
+	PG_PGTABLE = 1u << 3,    /* kind: a page-table page */
+	PG_ANON = 1u << 4,       /* kind: anonymous user memory */
+	PG_FILE = 1u << 5,       /* kind: page cache of a file */
+	PG_SHMEM = 1u << 6,      /* kind: shared memory (shmem/tmpfs) */
+	PG_RESERVED = 1u << 7,   /* kind: kept by the machine (the zero page) */
+	PG_HEAD = 1u << 8,       /* first frame of an allocated block of order > 0 */
+	PG_TAIL = 1u << 9,       /* other frames of such a block */
+	PG_DIRTY = 1u << 10,
+	PG_REFERENCED = 1u << 11,
+	PG_UPTODATE = 1u << 12,
+	PG_MLOCKED = 1u << 13,
+	PG_ANON_EXCLUSIVE = 1u << 14, /* anon page known to belong to one space only */
+	PG_SWAPBACKED = 1u << 15,
+	PG_POISONED = 1u << 16,  /* debug builds: free frame filled with ENV_POISON_FREE,
+	                            verified when next allocated; the allocator's own bit */
+};
+#define PG_KIND_MASK (PG_SLAB | PG_PGTABLE | PG_ANON | PG_FILE | PG_SHMEM | PG_RESERVED)
+#define PG_ORDER_SHIFT 24
+#define PG_ORDER_MASK (0xfu << PG_ORDER_SHIFT)
+
+/* Number of kind flags, and a kind flag's index in as_machine.nr_kind[]. */
+#define NR_PAGE_KINDS 6
+static inline unsigned page_kind_index(uint32_t kind_flag)
+{
+	return (unsigned)__builtin_ctz(kind_flag) - 2; /* PG_SLAB is bit 2 */
+}
+
+/*
+ * One per frame; 32 bytes. Fields other than refcount/mapcount belong to the
+ * frame's owner: the buddy allocator uses next/prev for free lists; a slab
+ * cache uses owner/index/mapcount for its bookkeeping; a page-table page
+ * counts its live entries in mapcount; user pages keep their anonymous
+ * object or file cache in owner and their page offset there in index; the
+ * LRU (later) reuses next/prev.
+ */
+struct page {
+	uint32_t flags;            /* PG_* | order << PG_ORDER_SHIFT */
+	_Atomic int32_t refcount;  /* 0 while free */
+	_Atomic int32_t mapcount;  /* user mappings; page tables: live entries; slab: objects in use */
+	uint32_t index;            /* page offset within owner; slab: free-list head */
+	uint32_t next, prev;       /* frame numbers: buddy free list, LRU */
+	uintptr_t owner;           /* anon object, file cache, or slab cache */
+};
+_Static_assert(sizeof(struct page) == 32, "page descriptor must stay 32 bytes");
+
+/* Frame allocation flags. Exactly one kind must be given. */
+enum {
+	FA_ZERO = 1u << 0,       /* fill the frames with zeroes */
+	FA_NOFAIL = 1u << 1,     /* never injected to fail (the zero page at boot) */
+	FA_SLAB = PG_SLAB,
+	FA_PGTABLE = PG_PGTABLE,
+	FA_ANON = PG_ANON,
+	FA_FILE = PG_FILE,
+	FA_SHMEM = PG_SHMEM,
+	FA_RESERVED = PG_RESERVED,
+};
+
+struct slab_cache;
+
+/* Per-thread order-0 cache; definition private to machine/frames.c. */
+struct frame_tcache;
+
+/*
+ * The machine. Legend: [I] immutable after as_machine_new; [Z] zone lock;
+ * [T] tcache_lock; [L] slab_list_lock; [A] atomic; [S] the slab cache's own
+ * lock.
+ */
+struct as_machine {
+	struct as_machine_config cfg;  /* [I] */
+	uint8_t *ram;                  /* [I] host memory of frame 0 */
+	uint64_t nframes;              /* [I] */
+	struct page *pages;            /* [I] array of nframes descriptors */
+	pfn_t zero_pfn;                /* [I] the shared zero page */
+
+	pthread_mutex_t zone_lock;
+	uint32_t free_head[NR_ORDERS]; /* [Z] free lists, PFN_NONE-terminated */
+	uint64_t nr_free[NR_ORDERS];   /* [Z] blocks per order */
+	uint8_t *free_order;           /* [Z] per frame: 1 + order if it heads a free block,
+	                                  else 0. Coalescing asks this map, never the
+	                                  buddy's descriptor, which its owner may be
+	                                  writing without the zone lock. */
+
+	pthread_key_t tcache_key;      /* [I] this thread's cache */
+	bool tcache_key_valid;         /* [I] */
+	pthread_mutex_t tcache_lock;
+	struct frame_tcache *tcaches;  /* [T] every live cache of this machine */
+
+	_Atomic uint64_t nr_kind[6];   /* [A] allocated frames per kind (slab, pgtable, anon, file, shmem, reserved) */
+	_Atomic uint64_t nr_cached;    /* [A] frames sitting in per-thread caches */
+	_Atomic uint64_t allocs;       /* [A] allocation attempts (frames and objects) */
+	_Atomic uint64_t failed_allocs;/* [A] */
+	_Atomic uint64_t fail_at;      /* [A] allocs value at which to fail; 0 = never */
+	_Atomic int64_t committed_pages; /* [A] vm_committed_as: pages charged by all spaces */
+
+	/* Slab caches for the library's own objects, created with the machine. */
+	struct slab_cache *caches;     /* [I] array of MC_NR, see machine_cache_specs */
+	pthread_mutex_t slab_list_lock;
+	struct slab_cache *slab_list;  /* [L] slab_list_lock: every cache created on this machine */
+};
+
+/*
+ * The object caches every machine has. Their object sizes come from the
+ * subsystems that own the types (src/mm/caches.c), so that this layer needs
+ * none of their headers. as_machine_new creates them all; as_machine_free
+ * destroys them (panicking if an object is still in use).
+ */
+enum machine_cache {
+	MC_MM,      /* struct as_mm */
+	MC_VMA,     /* struct vm_area */
+	MC_ANON,    /* struct anon_obj */
+	MC_NR
+};
+struct machine_cache_spec {
+	const char *name;
+	size_t size, align;
+};
+extern const struct machine_cache_spec machine_cache_specs[MC_NR] AS_INTERNAL;
+
+/* ---- Frames ---- */
+
+static inline void *frame_to_host(const struct as_machine *m, pfn_t pfn)
+{
+	return m->ram + ((uint64_t)pfn << PAGE_SHIFT);
+}
+
+static inline pfn_t host_to_frame(const struct as_machine *m, const void *p)
+{
+	return (pfn_t)(((const uint8_t *)p - m->ram) >> PAGE_SHIFT);
+}
+
+static inline struct page *frame_page(const struct as_machine *m, pfn_t pfn)
+{
+	return &m->pages[pfn];
+}
+
+static inline pfn_t page_to_frame(const struct as_machine *m, const struct page *pg)
+{
+	return (pfn_t)(pg - m->pages);
+}
+
+/* The order recorded in a descriptor (free block heads and PG_HEAD pages). */
+static inline unsigned page_order(const struct page *pg)
+{
+	return (pg->flags & PG_ORDER_MASK) >> PG_ORDER_SHIFT;
+}
+
+/*
+ * Allocate a block of 2^order frames with refcount 1 and the kind given in
+ * `fa`. PFN_NONE when the pool has no such block or an injected failure
+ * fires. Order 0 goes through the calling thread's cache.
+ */
+pfn_t frame_alloc(struct as_machine *m, unsigned order, unsigned fa) AS_INTERNAL AS_MUST_CHECK;
+
+/* Free a block allocated by frame_alloc (refcount must have reached 0 or be 1). */
+void frame_free(struct as_machine *m, pfn_t pfn, unsigned order) AS_INTERNAL;
+
+/* Reference counting of allocated frames; the last put frees the frame (order from the descriptor). */
+static inline void frame_get(struct as_machine *m, pfn_t pfn)
+{
+	int32_t old = atomic_fetch_add_explicit(&m->pages[pfn].refcount, 1, memory_order_relaxed);
+	ENV_BUG_ON(old <= 0);
+}
+void frame_put(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
+
+/*
+ * The allocation gate shared by frames and slab objects: counts the attempt
+ * and tells whether an injected failure fires now.
+ */
+bool machine_alloc_should_fail(struct as_machine *m) AS_INTERNAL;
+
+/* Return this thread's cached frames to the buddy lists. */
+void frame_tcache_flush(struct as_machine *m) AS_INTERNAL;
+
+/*
+ * Validator of the whole machine (frame pool, zero page, every slab cache);
+ * returns 0 or -EUCLEAN, describing the problem in buf (-ENOMEM if the
+ * checker cannot get host memory). The machine must be quiescent.
+ */
+int machine_check(struct as_machine *m, char *buf, size_t len) AS_INTERNAL AS_MUST_CHECK;
+
+/* The frame pool's life cycle, for machine.c (m->nframes, ram and pages set). */
+int frame_pool_init(struct as_machine *m) AS_INTERNAL AS_MUST_CHECK;
+/* Frees every thread's cache object, deletes the key, destroys the locks. */
+void frame_pool_destroy(struct as_machine *m) AS_INTERNAL;
+/* Give every thread's cached frames back (quiescence, see above). */
+void frame_tcache_drain_all(struct as_machine *m) AS_INTERNAL;
+/* Free blocks per order and free frames in the buddy lists, under the zone lock. */
+void frame_pool_counts(struct as_machine *m, uint64_t free_blocks[NR_ORDERS],
+		       uint64_t *free_frames) AS_INTERNAL;
+/* The buddy-list, thread-cache and descriptor part of machine_check. */
+int frame_pool_check(struct as_machine *m, char *buf, size_t len) AS_INTERNAL AS_MUST_CHECK;
+
+/* ---- Slab caches ---- */
+
+/*
+ * A cache of fixed-size objects carved from order-`order` frame blocks.
+ * Legend: [I] immutable after slab_cache_init; [S] lock.
+ */
+struct slab_cache {
+	const char *name;            /* [I] */
+	struct as_machine *m;        /* [I] */
+	uint32_t obj_size;           /* [I] rounded up to align */
+	uint32_t objs_per_slab;      /* [I] */
+	uint32_t order;              /* [I] frames per slab = 1 << order */
+	pthread_mutex_t lock;
+	pfn_t partial;               /* [S] slabs with free and used objects */
+	pfn_t full;                  /* [S] slabs with no free object */
+	pfn_t empty;                 /* [S] at most one slab with no object in use */
+	uint64_t nr_slabs;           /* [S] */
+	uint64_t nr_active;          /* [S] objects in use */
+	struct slab_cache *next;     /* [T] in m->slab_list */
+};
+
+/* 0 or -ENOMEM/-EINVAL. Objects are at least 8-byte aligned. */
+int slab_cache_init(struct slab_cache *c, struct as_machine *m, const char *name,
+		    size_t obj_size, size_t align) AS_INTERNAL AS_MUST_CHECK;
+/* Panics if objects are still in use; frees every slab. */
+void slab_cache_destroy(struct slab_cache *c) AS_INTERNAL;
+/* An object, junk-filled in debug builds; NULL on failure. */
+void *slab_alloc(struct slab_cache *c) AS_INTERNAL AS_MUST_CHECK;
+void *slab_zalloc(struct slab_cache *c) AS_INTERNAL AS_MUST_CHECK;
+/* Poisoned in debug builds. */
+void slab_free(struct slab_cache *c, void *obj) AS_INTERNAL;
+/* Give the kept empty slab back to the buddy allocator. */
+void slab_cache_shrink(struct slab_cache *c) AS_INTERNAL;
+int slab_cache_check(struct slab_cache *c, char *buf, size_t len) AS_INTERNAL;
+
+/* One of the machine's own caches (enum machine_cache). */
+static inline struct slab_cache *machine_cache(struct as_machine *m, enum machine_cache which)
+{
+	return &m->caches[which];
+}
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * mm — the address space object (Linux's mm_struct).
+ *
+ * Owns: struct as_mm — its region tree, its page tables, its layout
+ * (task size, mmap_base, brk, stack and argument ranges), its counters
+ * (total/locked/pinned/data/exec/stack VM, RSS per kind, faults), its
+ * rlimits and the capabilities that change mm behaviour, its two reference
+ * counts and its locks. Creating, sharing and tearing down spaces.
+ *
+ * Vocabulary: "users" are tasks sharing the space (CLONE_VM threads, vfork
+ * children): when the last goes, the space is torn down (exit_mmap).
+ * "Holders" keep the object itself alive (Linux's mm_count); all users
+ * together hold one such reference.
+ *
+ * Invariants (checked by mm_check):
+ *  - the region tree is valid (vma_tree_check) and map_count == tree count;
+ *  - every region lies in [mmap_min_addr... or 0, task_size), its flags are
+ *    consistent (VM_SHARED implies VM_MAYSHARE, a right implies its MAY bit);
+ *  - total_vm, locked_vm, data_vm, exec_vm, stack_vm equal the sums over
+ *    regions (vm_stat_account's classification);
+ *  - every present PTE lies inside a region and grants no right the region
+ *    lacks; RSS counters equal the present PTEs of each kind;
+ *  - the page tables are valid (pgtable_check).
+ *
+ * Locking (the order is in docs/ARCHITECTURE.md):
+ *   mmap_lock (rwlock)  the tree, the regions, layout and VM counters:
+ *                       mmap-family calls take it for writing, faults and
+ *                       views for reading;
+ *   pt_lock (mutex)     page-table entries; taken inside mmap_lock;
+ *   atomics             RSS and fault counters, users/holders.
+ */
+#ifndef ASPACE_MM_H
+#define ASPACE_MM_H
+
+#include "../machine/machine.h"
+#include "../pgtable/pgtable.h"
+#include "../vma/vma.h"
+
+#include <sys/resource.h>
+
+/* x86-64 with 4-level paging: the last user page ends 4 KiB below 2^47. */
+#define TASK_SIZE_MAX ((1ull << 47) - PAGE_SIZE)
+#define MM_RLIM_INFINITY UINT64_MAX
+
+/* Capabilities that change mm behaviour (bit numbers from <linux/capability.h>). */
+#define MM_CAP_IPC_LOCK 14
+#define MM_CAP_SYS_RAWIO 17
+#define MM_CAP_SYS_ADMIN 21
+#define MM_CAP_SYS_RESOURCE 24
+
+/* RSS counters, as Linux's MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
+enum mm_counter {
+	MM_FILEPAGES,
+	MM_ANONPAGES,
+	MM_SWAPENTS,
+	MM_SHMEMPAGES,
+	NR_MM_COUNTERS
+};
+
+/*
+ * One address space. Legend: [I] immutable after creation; [W] mmap_lock
+ * (write to change, read to read); [P] pt_lock; [A] atomic.
+ */
+struct as_mm {
+	struct as_machine *m;          /* [I] */
+	pthread_rwlock_t mmap_lock;
+	pthread_mutex_t pt_lock;
+
+	struct vma_tree tree;          /* [W] */
+	struct pgtable pt;             /* [I] root; entries [P] */
+
+	/* Layout. */
+	uint64_t task_size;            /* [W] */
+	uint64_t mmap_base;            /* [W] where top-down placement starts */
+	uint64_t mmap_legacy_base;     /* [W] where bottom-up placement starts */
+	bool topdown;                  /* [W] false: legacy bottom-up layout */
+	uint64_t start_code, end_code, start_data, end_data; /* [W] */
+	uint64_t start_brk, brk;       /* [W] */
+	uint64_t start_stack;          /* [W] */
+	uint64_t arg_start, arg_end, env_start, env_end;     /* [W] */
+
+	/* Virtual memory counters, in pages. */
+	uint64_t total_vm, locked_vm, data_vm, exec_vm, stack_vm; /* [W] */
+	_Atomic uint64_t pinned_vm;    /* [A] */
+	uint64_t hiwater_vm;           /* [W] */
+	uint64_t def_flags;            /* [W] VM_LOCKED/LOCKONFAULT after mlockall(MCL_FUTURE) */
+	uint64_t committed;            /* [W] pages charged to the machine's commit count */
+
+	/* Physical memory counters. */
+	_Atomic int64_t rss[NR_MM_COUNTERS];  /* [A] pages */
+	_Atomic uint64_t hiwater_rss;  /* [A] */
+	_Atomic uint64_t min_flt, maj_flt;    /* [A] */
+	_Atomic uint64_t cow_copies, cow_reuses, zero_maps; /* [A] */
+
+	/* Limits and privileges. */
+	struct rlimit rlim[RLIM_NLIMITS]; /* [W] */
+	uint64_t caps;                 /* [W] bitmask of 1 << CAP_xxx */
+
+	_Atomic int users;             /* [A] tasks using the space */
+	_Atomic int holders;           /* [A] references to the object; users count as one */
+};
+
+static inline bool mm_capable(const struct as_mm *mm, int cap)
+{
+	return mm->caps & (1ull << cap);
+}
+
+static inline uint64_t mm_rlimit(const struct as_mm *mm, int resource)
+{
+	return mm->rlim[resource].rlim_cur;
+}
+
+static inline void mm_add_rss(struct as_mm *mm, enum mm_counter c, int64_t pages)
+{
+	atomic_fetch_add_explicit(&mm->rss[c], pages, memory_order_relaxed);
+}
+
+/* Add (or with negative pages, remove) a region's pages to the VM counters. [W] */
+void mm_stat_account(struct as_mm *mm, uint64_t flags, int64_t pages) AS_INTERNAL;
+
+/*
+ * Charge `pages` to the machine's committed memory under its overcommit
+ * policy (Linux's __vm_enough_memory): 0, or -ENOMEM with nothing charged.
+ */
+int mm_vm_enough_memory(struct as_mm *mm, uint64_t pages) AS_INTERNAL AS_MUST_CHECK;
+void mm_vm_unacct(struct as_mm *mm, uint64_t pages) AS_INTERNAL;
+
+/*
+ * Invalidate every thread's software TLB entries for [start, end) of the
+ * space. Every removal or downgrade of a PTE calls it before returning.
+ */
+void mm_flush_tlb_range(struct as_mm *mm, uint64_t start, uint64_t end) AS_INTERNAL;
+
+/*
+ * Fault in [start, start + len) as MAP_POPULATE and mlock do (mm_populate),
+ * with the mmap lock not held. Errors are ignored, as Linux ignores them.
+ */
+void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
+
+/* Linux's mmap_base for the given task size and stack limit, randomization off. */
+uint64_t mm_compute_mmap_base(uint64_t task_size, uint64_t stack_rlimit,
+			      uint64_t stack_guard_gap) AS_INTERNAL;
+
+/* The counter a mapped user page of this kind counts in. */
+enum mm_counter mm_counter_of(const struct page *pg) AS_INTERNAL;
+
+/*
+ * Drop what a leaf entry that was just cleared held: the page's mapping and
+ * reference, and the RSS it counted. The zero page (PTE_SPECIAL) holds
+ * nothing. For pgtable_zap_range callbacks; ctx is the space.
+ */
+void mm_release_pte(void *ctx, uint64_t va, pte_t old) AS_INTERNAL;
+
+/*
+ * Tear down every region and page of the space and free its page tables
+ * (exit_mmap). Called when the last user goes; the mmap lock is taken here.
+ */
+void mm_exit_mmap(struct as_mm *mm) AS_INTERNAL;
+
+/* Validator (see the invariants above); 0 or -EUCLEAN with a description. */
+int mm_check(struct as_mm *mm, char *buf, size_t len) AS_INTERNAL;
+
+/* In debug builds, run mm_check and panic on failure (after every change). */
+void mm_debug_check(struct as_mm *mm) AS_INTERNAL;
+
+#endif

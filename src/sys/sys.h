@@ -1,0 +1,47 @@
+/*
+ * sys — the address-space system calls, one file per family, and the
+ * as_syscall dispatcher.
+ *
+ * Owns: argument checking in Linux's order and the errno of each check; the
+ * calls themselves drive the vma, pgtable and fault layers. Every entry
+ * point returns what the Linux system call returns (a failure as -errno)
+ * and takes the space's mmap lock itself.
+ */
+#ifndef ASPACE_SYS_H
+#define ASPACE_SYS_H
+
+#include "../mm/mm.h"
+
+/* Regions gathered for unmapping by sys_unmap_prepare. */
+struct unmap_gather {
+	uint64_t start, end;
+	struct vm_area *first;   /* first region inside [start, end), NULL if none */
+	uint64_t nr_pages;       /* pages of the gathered regions */
+	uint64_t nr_accounted;   /* ... of which charged to the commit limit */
+	uint64_t nr_locked;      /* ... of which VM_LOCKED */
+};
+
+int sys_unmap_prepare(struct as_mm *mm, uint64_t start, uint64_t end,
+		      struct unmap_gather *u) AS_INTERNAL AS_MUST_CHECK;
+void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u) AS_INTERNAL;
+/* munmap's work with the mmap lock held: checks, gather, commit. */
+int sys_do_munmap(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
+bool sys_can_do_mlock(struct as_mm *mm) AS_INTERNAL;
+bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes) AS_INTERNAL;
+
+long sys_brk(struct as_mm *mm, uint64_t brk) AS_INTERNAL;
+long sys_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
+	      uint64_t fd, uint64_t off) AS_INTERNAL;
+long sys_munmap(struct as_mm *mm, uint64_t addr, uint64_t len) AS_INTERNAL;
+long sys_mprotect(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t prot) AS_INTERNAL;
+long sys_mremap(struct as_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
+		uint64_t flags, uint64_t new_addr) AS_INTERNAL;
+long sys_madvise(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t behavior) AS_INTERNAL;
+long sys_mlock2(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags) AS_INTERNAL;
+long sys_munlock(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
+long sys_mlockall(struct as_mm *mm, uint64_t flags) AS_INTERNAL;
+long sys_munlockall(struct as_mm *mm) AS_INTERNAL;
+long sys_msync(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags) AS_INTERNAL;
+long sys_mincore(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t vec) AS_INTERNAL;
+
+#endif
