@@ -184,6 +184,8 @@ AS_API long as_syscall(struct as_mm *mm, long nr, uint64_t a0, uint64_t a1, uint
  */
 AS_API int as_read(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault);
 AS_API int as_write(struct as_mm *mm, uint64_t addr, const void *buf, size_t len, struct as_fault *fault);
+/* An instruction fetch of len bytes (for emulators): needs an executable page. */
+AS_API int as_fetch(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault);
 
 /* /proc/PID/maps and /proc/PID/smaps, byte for byte. 0 or -errno. */
 AS_API int as_mm_write_maps(struct as_mm *mm, FILE *out);

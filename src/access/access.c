@@ -1,28 +1,115 @@
 /*
- * access — user-mode reads and writes of a space (as_read/as_write).
- * Until the fault handler lands, an access to an address in no region gets
- * SIGSEGV/SEGV_MAPERR and any other access -ENOSYS.
+ * access — user-mode reads, writes and instruction fetches of a space, as a
+ * CPU makes them: each page is translated through the page tables; an
+ * entry that doesn't allow the access is a page fault, handled by the fault
+ * subsystem, after which the access is retried (a CPU re-executes the
+ * instruction). The accessed and dirty bits are set as hardware sets them.
+ *
+ * Locking: an access holds the mmap lock for reading while it translates
+ * and copies, so no mapping it uses can be removed under it; stack growth
+ * retakes the lock for writing.
  */
-#include "../mm/mm.h"
+#include "../fault/fault.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 
-static int access_range(struct as_mm *mm, uint64_t addr, size_t len, struct as_fault *fault)
+/* A fault that found no page for the access: fill *f from the result. */
+static int fault_to_signal(enum fault_result r, uint64_t addr, struct as_fault *f)
 {
-	struct vm_area *v;
+	struct as_fault out = { .addr = addr };
+
+	switch (r) {
+	case FAULT_SEGV_MAPERR:
+		out.signo = SIGSEGV;
+		out.code = SEGV_MAPERR;
+		break;
+	case FAULT_SEGV_ACCERR:
+		out.signo = SIGSEGV;
+		out.code = SEGV_ACCERR;
+		break;
+	case FAULT_SIGBUS:
+		out.signo = SIGBUS;
+		out.code = BUS_ADRERR;
+		break;
+	case FAULT_OOM:
+		return -ENOMEM;
+	default:
+		ENV_PANIC("unexpected fault result %d", r);
+	}
+	if (f)
+		*f = out;
+	return -EFAULT;
+}
+
+/*
+ * The host address of addr for `access`, faulting the page in as needed.
+ * Called and returns with the mmap lock held for reading. 0 or -EFAULT /
+ * -ENOMEM with *f filled.
+ */
+static int translate(struct as_mm *mm, uint64_t addr, unsigned access, uint8_t **host, struct as_fault *f)
+{
+	pte_t set = PTE_A | ((access & FAULT_WRITE) ? PTE_D : 0);
+
+	for (int tries = 0;; tries++) {
+		pte_t *ptep = addr < mm->task_size ? pgtable_walk(&mm->pt, addr & PAGE_MASK) : NULL;
+		pte_t e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
+		enum fault_result r;
+
+		if (pte_present(e) && pte_allows(e, access)) {
+			if ((e & set) != set)
+				__atomic_fetch_or(ptep, set, __ATOMIC_RELAXED);
+			*host = (uint8_t *)frame_to_host(mm->m, pte_pfn(e)) + (addr & ~PAGE_MASK);
+			return 0;
+		}
+		ENV_BUG_ON(tries > 8);
+		r = fault_handle(mm, addr, access, false);
+		if (r == FAULT_NEED_WRITE_LOCK) {
+			pthread_rwlock_unlock(&mm->mmap_lock);
+			pthread_rwlock_wrlock(&mm->mmap_lock);
+			r = fault_handle(mm, addr, access, true);
+			pthread_rwlock_unlock(&mm->mmap_lock);
+			pthread_rwlock_rdlock(&mm->mmap_lock);
+		}
+		if (r != FAULT_DONE)
+			return fault_to_signal(r, addr, f);
+	}
+}
+
+/* Copy between the space and buf, page by page, stopping at the first fault. */
+static int access_copy(struct as_mm *mm, uint64_t addr, void *buf, const void *src, size_t len,
+		       unsigned access, struct as_fault *f)
+{
 	int rc = 0;
 
+	if (!mm)
+		return -EINVAL;
 	if (len == 0)
 		return 0;
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	v = vma_lookup(&mm->tree, addr);
-	if (!v) {
-		if (fault)
-			*fault = (struct as_fault){ .signo = SIGSEGV, .code = SEGV_MAPERR, .addr = addr };
-		rc = -EFAULT;
-	} else {
-		rc = -ENOSYS;
+	while (len) {
+		size_t chunk = PAGE_SIZE - (addr & ~PAGE_MASK);
+		uint8_t *host;
+
+		if (chunk > len)
+			chunk = len;
+		rc = translate(mm, addr, access, &host, f);
+		if (rc)
+			break;
+		if (src) {
+			memcpy(host, src, chunk);
+			src = (const uint8_t *)src + chunk;
+		} else {
+			memcpy(buf, host, chunk);
+			buf = (uint8_t *)buf + chunk;
+		}
+		addr += chunk;
+		len -= chunk;
+		if (addr == 0 && len) { /* wrapped past the top of the address space */
+			rc = fault_to_signal(FAULT_SEGV_MAPERR, 0, f);
+			break;
+		}
 	}
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return rc;
@@ -30,12 +117,15 @@ static int access_range(struct as_mm *mm, uint64_t addr, size_t len, struct as_f
 
 int as_read(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault)
 {
-	(void)buf;
-	return access_range(mm, addr, len, fault);
+	return access_copy(mm, addr, buf, NULL, len, FAULT_READ, fault);
 }
 
 int as_write(struct as_mm *mm, uint64_t addr, const void *buf, size_t len, struct as_fault *fault)
 {
-	(void)buf;
-	return access_range(mm, addr, len, fault);
+	return access_copy(mm, addr, NULL, buf, len, FAULT_WRITE, fault);
+}
+
+int as_fetch(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault)
+{
+	return access_copy(mm, addr, buf, NULL, len, FAULT_EXEC, fault);
 }

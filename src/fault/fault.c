@@ -1,16 +1,354 @@
-/* Placeholder until the fault handler lands: population and TLB flushes are no-ops. */
-#include "../mm/mm.h"
+/*
+ * The page fault handler. See fault.h for the PTE encoding and locking.
+ *
+ * A fault goes through three decisions, as on x86 Linux:
+ *   1. which region (find_vma; below a VM_GROWSDOWN region the stack may grow);
+ *   2. may this access touch it at all (x86's access_error) — if not, SIGSEGV
+ *      with SEGV_ACCERR and no page is mapped;
+ *   3. what the entry needs (handle_pte_fault): a fresh page (or the zero
+ *      page for a read), or copy-on-write for a write to a read-only entry.
+ */
+#include "fault.h"
 
-void mm_flush_tlb_range(struct as_mm *mm, uint64_t start, uint64_t end)
+#include "../file/file.h"
+
+#include <errno.h>
+#include <string.h>
+
+pte_t fault_vma_pte_bits(uint64_t vm_flags)
 {
-	(void)mm;
-	(void)start;
-	(void)end;
+	pte_t bits = PTE_P | PTE_US | PTE_A;
+
+	if (!(vm_flags & VM_EXEC))
+		bits |= PTE_NX;
+	if (!(vm_flags & VM_ACCESS_FLAGS))
+		bits &= ~PTE_US;
+	return bits;
+}
+
+static void count_fault(struct as_mm *mm)
+{
+	atomic_fetch_add_explicit(&mm->min_flt, 1, memory_order_relaxed);
+}
+
+static void update_hiwater_rss(struct as_mm *mm)
+{
+	uint64_t rss = (uint64_t)(atomic_load_explicit(&mm->rss[MM_ANONPAGES], memory_order_relaxed) +
+				  atomic_load_explicit(&mm->rss[MM_FILEPAGES], memory_order_relaxed) +
+				  atomic_load_explicit(&mm->rss[MM_SHMEMPAGES], memory_order_relaxed));
+	uint64_t hw = atomic_load_explicit(&mm->hiwater_rss, memory_order_relaxed);
+
+	while (rss > hw && !atomic_compare_exchange_weak(&mm->hiwater_rss, &hw, rss))
+		;
+}
+
+/* Could regions a and b (a just below b) share an anonymous object (anon_vma_compatible)? */
+static bool anon_compatible(const struct vm_area *a, const struct vm_area *b)
+{
+	return a->end == b->start && a->file == b->file &&
+	       !((a->flags ^ b->flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) &&
+	       b->pgoff == a->pgoff + ((b->start - a->start) >> PAGE_SHIFT);
+}
+
+/*
+ * Give v an anonymous object before its first anonymous page (Linux's
+ * anon_vma_prepare): a neighbour's that v could later merge with (next
+ * first, then prev), or a new one. 0 or -ENOMEM. Caller holds the mmap
+ * lock; the assignment is made under the page-table lock.
+ */
+static int anon_prepare(struct as_mm *mm, struct vm_area *v)
+{
+	struct vm_area *next, *prev;
+	struct anon_obj *a = NULL;
+
+	if (v->anon)
+		return 0;
+	next = vma_next(v);
+	if (next && anon_compatible(v, next) && next->anon && !next->anon_forked)
+		a = next->anon;
+	prev = vma_prev(v);
+	if (!a && prev && anon_compatible(prev, v) && prev->anon && !prev->anon_forked)
+		a = prev->anon;
+	pthread_mutex_lock(&mm->pt_lock);
+	if (v->anon) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		return 0;
+	}
+	if (a) {
+		anon_obj_get(a);
+	} else {
+		a = slab_zalloc(machine_cache(mm->m, MC_ANON));
+		if (!a) {
+			pthread_mutex_unlock(&mm->pt_lock);
+			return -ENOMEM;
+		}
+		atomic_init(&a->refs, 1);
+	}
+	v->anon = a;
+	pthread_mutex_unlock(&mm->pt_lock);
+	return 0;
+}
+
+/* A new private anonymous page of v for addr: zeroed or a copy of `from` (NULL: zero). */
+static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, const void *from)
+{
+	pfn_t pfn = frame_alloc(mm->m, 0, FA_ANON | (from ? 0 : FA_ZERO));
+	struct page *pg;
+
+	if (pfn == PFN_NONE)
+		return PFN_NONE;
+	if (from)
+		memcpy(frame_to_host(mm->m, pfn), from, PAGE_SIZE);
+	pg = frame_page(mm->m, pfn);
+	pg->flags |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED;
+	pg->owner = (uintptr_t)v->anon;
+	pg->index = (uint32_t)(addr >> PAGE_SHIFT);
+	return pfn;
+}
+
+/* A fault on an empty entry of an anonymous region (do_anonymous_page). */
+static enum fault_result do_anonymous_page(struct as_mm *mm, struct vm_area *v, uint64_t addr,
+					   unsigned access)
+{
+	pte_t bits = fault_vma_pte_bits(v->flags), *ptep;
+	pfn_t pfn = PFN_NONE;
+	bool zero = !(access & FAULT_WRITE) && mm->m->cfg.zero_page;
+
+	if (!zero) {
+		if (anon_prepare(mm, v) != 0)
+			return FAULT_OOM;
+		pfn = new_anon_page(mm, v, addr, NULL);
+		if (pfn == PFN_NONE)
+			return FAULT_OOM;
+		if (v->flags & VM_WRITE)
+			bits |= PTE_RW | PTE_D;
+	} else {
+		bits |= PTE_SPECIAL;
+	}
+	pthread_mutex_lock(&mm->pt_lock);
+	if (pgtable_walk_alloc(&mm->pt, addr, &ptep) != 0) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		if (pfn != PFN_NONE)
+			frame_put(mm->m, pfn);
+		return FAULT_OOM;
+	}
+	if (__atomic_load_n(ptep, __ATOMIC_RELAXED) != 0) {
+		/* Another thread mapped it meanwhile. */
+		pthread_mutex_unlock(&mm->pt_lock);
+		if (pfn != PFN_NONE)
+			frame_put(mm->m, pfn);
+		return FAULT_DONE;
+	}
+	if (zero) {
+		pgtable_set(&mm->pt, ptep, pte_make(mm->m->zero_pfn, bits));
+		atomic_fetch_add_explicit(&mm->zero_maps, 1, memory_order_relaxed);
+	} else {
+		atomic_store_explicit(&frame_page(mm->m, pfn)->mapcount, 1, memory_order_relaxed);
+		pgtable_set(&mm->pt, ptep, pte_make(pfn, bits));
+		mm_add_rss(mm, MM_ANONPAGES, 1);
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	update_hiwater_rss(mm);
+	count_fault(mm);
+	return FAULT_DONE;
+}
+
+/*
+ * A write to a present read-only entry of a writable private region
+ * (do_wp_page): reuse the page in place when this space alone holds it,
+ * otherwise copy it (the zero page is "copied" to a zeroed frame).
+ */
+static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t orig)
+{
+	struct as_machine *m = mm->m;
+	pfn_t old = pte_pfn(orig), pfn;
+	struct page *opg = frame_page(m, old);
+	bool from_zero = orig & PTE_SPECIAL;
+	pte_t *ptep;
+
+	if (!from_zero && (opg->flags & PG_ANON) &&
+	    ((opg->flags & PG_ANON_EXCLUSIVE) ||
+	     atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {
+		pthread_mutex_lock(&mm->pt_lock);
+		ptep = pgtable_walk(&mm->pt, addr);
+		if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
+			opg->flags |= PG_ANON_EXCLUSIVE;
+			pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
+			atomic_fetch_add_explicit(&mm->cow_reuses, 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&mm->pt_lock);
+		count_fault(mm);
+		return FAULT_DONE;
+	}
+	if (anon_prepare(mm, v) != 0)
+		return FAULT_OOM;
+	pfn = new_anon_page(mm, v, addr, from_zero ? NULL : frame_to_host(m, old));
+	if (pfn == PFN_NONE)
+		return FAULT_OOM;
+	pthread_mutex_lock(&mm->pt_lock);
+	ptep = pgtable_walk(&mm->pt, addr);
+	if (!ptep || __atomic_load_n(ptep, __ATOMIC_RELAXED) != orig) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		frame_put(m, pfn);
+		return FAULT_DONE;
+	}
+	atomic_store_explicit(&frame_page(m, pfn)->mapcount, 1, memory_order_relaxed);
+	pgtable_set(&mm->pt, ptep, pte_make(pfn, (orig & ~(PTE_PFN_MASK | PTE_SPECIAL)) | PTE_RW |
+						      PTE_D | PTE_A));
+	if (from_zero) {
+		mm_add_rss(mm, MM_ANONPAGES, 1);
+	} else {
+		mm_add_rss(mm, mm_counter_of(opg), -1);
+		mm_add_rss(mm, MM_ANONPAGES, 1);
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	/* The old page is released only after no TLB can still reach it. */
+	mm_flush_tlb_range(mm, addr, addr + PAGE_SIZE);
+	if (!from_zero) {
+		atomic_fetch_sub_explicit(&opg->mapcount, 1, memory_order_relaxed);
+		frame_put(m, old);
+	}
+	atomic_fetch_add_explicit(&mm->cow_copies, 1, memory_order_relaxed);
+	update_hiwater_rss(mm);
+	count_fault(mm);
+	return FAULT_DONE;
+}
+
+/*
+ * Grow a VM_GROWSDOWN region down to addr (Linux's expand_downwards and
+ * acct_stack_growth). The mmap lock is held for writing. 0 or -errno.
+ */
+static int expand_downwards(struct as_mm *mm, struct vm_area *v, uint64_t addr)
+{
+	uint64_t gap = mm->m->cfg.stack_guard_gap, grow, size;
+	struct vm_area *prev;
+
+	addr &= PAGE_MASK;
+	if (addr < mm->m->cfg.mmap_min_addr)
+		return -EPERM;
+	prev = vma_prev(v);
+	if (prev && !(prev->flags & VM_GROWSDOWN) && (prev->flags & VM_ACCESS_FLAGS) &&
+	    addr - prev->end < gap)
+		return -ENOMEM;
+	if (anon_prepare(mm, v) != 0)
+		return -ENOMEM;
+	if (addr >= v->start)
+		return 0;
+	size = v->end - addr;
+	grow = (v->start - addr) >> PAGE_SHIFT;
+	if (grow > v->pgoff)
+		return -ENOMEM;
+	if (!mm_may_expand_vm(mm, v->flags, grow))
+		return -ENOMEM;
+	if (size > mm_rlimit(mm, RLIMIT_STACK))
+		return -ENOMEM;
+	if (!mm_mlock_future_ok(mm, v->flags, grow << PAGE_SHIFT))
+		return -ENOMEM;
+	if (mm_vm_enough_memory(mm, grow) != 0)
+		return -ENOMEM;
+	if (v->flags & VM_LOCKED)
+		mm->locked_vm += grow;
+	mm_stat_account(mm, v->flags, (int64_t)grow);
+	v->start = addr;
+	v->pgoff -= grow;
+	vma_tree_update(&mm->tree, v);
+	return 0;
+}
+
+enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access, bool write_locked)
+{
+	struct vm_area *v = vma_find(&mm->tree, addr);
+	pte_t *ptep, e;
+
+	if (addr >= mm->task_size || !v)
+		return FAULT_SEGV_MAPERR;
+	if (v->start > addr) {
+		if (!(v->flags & VM_GROWSDOWN))
+			return FAULT_SEGV_MAPERR;
+		if (!write_locked)
+			return FAULT_NEED_WRITE_LOCK;
+		if (expand_downwards(mm, v, addr) != 0)
+			return FAULT_SEGV_MAPERR;
+		mm_debug_check(mm);
+	}
+	ptep = pgtable_walk(&mm->pt, addr & PAGE_MASK);
+	e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
+
+	/* x86's access_error: writes need VM_WRITE; a present entry that refused a read or a fetch is a protection fault. */
+	if (access & FAULT_WRITE) {
+		if (!(v->flags & VM_WRITE))
+			return FAULT_SEGV_ACCERR;
+	} else if (pte_present(e)) {
+		if (!pte_allows(e, access))
+			return FAULT_SEGV_ACCERR;
+	} else if (!(v->flags & VM_ACCESS_FLAGS)) {
+		return FAULT_SEGV_ACCERR;
+	}
+
+	if (v->file)
+		return FAULT_SIGBUS; /* file-backed faults arrive with the file issue */
+	if (!pte_present(e))
+		return do_anonymous_page(mm, v, addr & PAGE_MASK, access);
+	if ((access & FAULT_WRITE) && !(e & PTE_RW))
+		return do_wp_page(mm, v, addr & PAGE_MASK, e);
+	/* Spurious: another thread made the entry right meanwhile. */
+	return FAULT_DONE;
+}
+
+int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool write_locked,
+			 int force_access)
+{
+	uint64_t addr = start;
+
+	while (addr < end) {
+		struct vm_area *v = vma_find(&mm->tree, addr);
+		unsigned access;
+		uint64_t stop;
+
+		if (!v || v->start >= end)
+			break;
+		if (addr < v->start)
+			addr = v->start;
+		stop = v->end < end ? v->end : end;
+		if (force_access) {
+			access = (unsigned)force_access;
+		} else {
+			if ((v->flags & (VM_IO | VM_PFNMAP)) || !(v->flags & VM_ACCESS_FLAGS) ||
+			    (v->flags & VM_LOCKONFAULT)) {
+				addr = stop;
+				continue;
+			}
+			access = (v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ? FAULT_WRITE : FAULT_READ;
+		}
+		for (; addr < stop; addr += PAGE_SIZE) {
+			pte_t *ptep = pgtable_walk(&mm->pt, addr);
+			pte_t e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
+			enum fault_result r;
+
+			/* GUP faults only what isn't there yet in the needed form. */
+			if (pte_present(e) && (!(access & FAULT_WRITE) || (e & PTE_RW)))
+				continue;
+			r = fault_handle(mm, addr, access, write_locked);
+			if (r == FAULT_OOM)
+				return -ENOMEM;
+			if (r != FAULT_DONE)
+				return -EFAULT;
+		}
+	}
+	return 0;
 }
 
 void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len)
 {
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	(void)fault_populate_range(mm, start, start + len, false, 0);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+void mm_flush_tlb_range(struct as_mm *mm, uint64_t start, uint64_t end)
+{
+	/* The software TLB (access layer) arrives with the faults issue. */
 	(void)mm;
 	(void)start;
-	(void)len;
+	(void)end;
 }

@@ -1,8 +1,8 @@
 /*
  * machine — the public machine API: creation and teardown, configuration,
- * statistics, the invariant checker, draining, and the failure-injection
- * gate shared by the frame allocator and the slab caches. The frame pool
- * itself lives in frames.c, the object caches in slab.c (see machine.h).
+ * statistics, the invariant checker, draining, and failure injection. The
+ * frame pool, the per-thread caches and the allocation gate live in
+ * frames.c, the object caches in slab.c (see machine.h).
  */
 #include "machine.h"
 
@@ -151,22 +151,27 @@ void as_machine_get_config(const struct as_machine *m, struct as_machine_config 
 	*cfg = m->cfg;
 }
 
+/*
+ * A snapshot of the counters. Exact when the machine is quiescent; while
+ * other threads allocate, each figure is a recent value of its own.
+ */
 void as_machine_get_stats(struct as_machine *m, struct as_machine_stats *st)
 {
+	struct frame_totals t;
 	uint64_t buddy_free;
 
 	memset(st, 0, sizeof(*st));
 	st->total_frames = m->nframes;
+	frame_pool_totals(m, &t);
 	frame_pool_counts(m, st->free_blocks, &buddy_free);
-	st->cached_frames = atomic_load(&m->nr_cached);
-	st->free_frames = buddy_free + st->cached_frames;
-	st->slab_frames = atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]);
-	st->pgtable_frames = atomic_load(&m->nr_kind[page_kind_index(PG_PGTABLE)]);
-	st->user_frames = atomic_load(&m->nr_kind[page_kind_index(PG_ANON)]) +
-			  atomic_load(&m->nr_kind[page_kind_index(PG_FILE)]) +
-			  atomic_load(&m->nr_kind[page_kind_index(PG_SHMEM)]);
-	st->reserved_frames = atomic_load(&m->nr_kind[page_kind_index(PG_RESERVED)]);
-	st->allocations = atomic_load(&m->allocs);
+	st->cached_frames = t.cached;
+	st->free_frames = buddy_free + t.cached;
+	st->slab_frames = t.kind[page_kind_index(PG_SLAB)];
+	st->pgtable_frames = t.kind[page_kind_index(PG_PGTABLE)];
+	st->user_frames = t.kind[page_kind_index(PG_ANON)] + t.kind[page_kind_index(PG_FILE)] +
+			  t.kind[page_kind_index(PG_SHMEM)];
+	st->reserved_frames = t.kind[page_kind_index(PG_RESERVED)];
+	st->allocations = t.allocs;
 	st->failed_allocations = atomic_load(&m->failed_allocs);
 }
 
@@ -182,6 +187,7 @@ void as_machine_get_stats(struct as_machine *m, struct as_machine_stats *st)
 int machine_check(struct as_machine *m, char *buf, size_t len)
 {
 	struct page *zp;
+	struct frame_totals t;
 	uint64_t slab_frames = 0;
 	bool list_locked = false;
 	int rc;
@@ -203,10 +209,10 @@ int machine_check(struct as_machine *m, char *buf, size_t len)
 			goto out;
 		slab_frames += c->nr_slabs << c->order;
 	}
-	CHECK(slab_frames == atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]),
-	      "slab caches hold %llu frames, nr_kind[slab] says %llu",
-	      (unsigned long long)slab_frames,
-	      (unsigned long long)atomic_load(&m->nr_kind[page_kind_index(PG_SLAB)]));
+	frame_pool_totals(m, &t);
+	CHECK(slab_frames == t.kind[page_kind_index(PG_SLAB)],
+	      "slab caches hold %llu frames, nr_kind[slab] totals %llu",
+	      (unsigned long long)slab_frames, (unsigned long long)t.kind[page_kind_index(PG_SLAB)]);
 out:
 	if (list_locked)
 		pthread_mutex_unlock(&m->slab_list_lock);
@@ -240,20 +246,13 @@ void as_machine_drain(struct as_machine *m)
 	frame_tcache_drain_all(m);
 }
 
-bool machine_alloc_should_fail(struct as_machine *m)
-{
-	uint64_t n = atomic_fetch_add_explicit(&m->allocs, 1, memory_order_relaxed) + 1;
-	uint64_t at = atomic_load_explicit(&m->fail_at, memory_order_relaxed);
-
-	/* fail_at is 0 (off) or above every count handed out before it was set. */
-	if (AS_LIKELY(at != n))
-		return false;
-	if (!atomic_compare_exchange_strong(&m->fail_at, &at, 0))
-		return false;
-	atomic_fetch_add_explicit(&m->failed_allocs, 1, memory_order_relaxed);
-	return true;
-}
-
+/*
+ * Arm (n >= 1) or disarm (n == 0) the injection. While armed, every
+ * attempt counts in m->allocs (frames.c, gate_should_fail), so the n-th
+ * attempt from now is the one that reaches fail_at. With several threads
+ * allocating, an attempt racing with the arming may count on its thread's
+ * side and not be among the n.
+ */
 void as_machine_fail_nth(struct as_machine *m, uint64_t n)
 {
 	atomic_store(&m->fail_at, n ? atomic_load(&m->allocs) + n : 0);
@@ -261,5 +260,8 @@ void as_machine_fail_nth(struct as_machine *m, uint64_t n)
 
 uint64_t as_machine_alloc_count(struct as_machine *m)
 {
-	return atomic_load(&m->allocs);
+	struct frame_totals t;
+
+	frame_pool_totals(m, &t);
+	return t.allocs;
 }

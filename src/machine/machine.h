@@ -17,15 +17,17 @@
  *    cache (PG_TCACHE), or allocated (refcount > 0, kind flag set);
  *  - a free block's buddy is never also a free block of the same order
  *    (coalescing is complete);
+ *  - free_order[pfn] is 1 + order exactly for the heads of free blocks;
  *  - nr_free[o] equals the length of free list o; the frames in free lists
  *    plus the frames in caches plus the allocated frames equal the pool;
  *  - per-kind counters equal the allocated frames of that kind.
  *
  * Locking: the zone lock (a mutex) protects the free lists and nr_free. Each
  * per-thread cache belongs to one thread and needs no lock; the machine's
- * list of caches has its own lock (tcache_lock, taken only at thread
- * exit/creation and by drain/check). Counters are atomics. Page
- * descriptors' refcount and mapcount are atomics; the other fields belong
+ * list of caches has its own lock (tcache_lock, taken at thread exit and
+ * creation, and by drain, check and the readers of counters). Counters are
+ * atomics, split between the machine and the caches (struct as_machine).
+ * Page descriptors' refcount and mapcount are atomics; the other fields belong
  * to the frame's owner (the allocator while free, the owner's lock after).
  * Lock order: zone lock nests inside every other lock of the library.
  * Within this subsystem:
@@ -160,11 +162,22 @@ struct as_machine {
 	pthread_mutex_t tcache_lock;
 	struct frame_tcache *tcaches;  /* [T] every live cache of this machine */
 
-	_Atomic uint64_t nr_kind[6];   /* [A] allocated frames per kind (slab, pgtable, anon, file, shmem, reserved) */
-	_Atomic uint64_t nr_cached;    /* [A] frames sitting in per-thread caches */
-	_Atomic uint64_t allocs;       /* [A] allocation attempts (frames and objects) */
+	/*
+	 * Split counters: a thread with a cache counts its allocations and its
+	 * per-kind frame deltas in the cache (no atomic read-modify-write on
+	 * the fast path); these fields hold the rest — threads without a
+	 * cache, attempts made while injection is armed, and what exiting
+	 * threads fold back. frame_pool_totals() adds the parts up. The
+	 * number of cached frames lives in the caches only.
+	 */
+	_Atomic uint64_t nr_kind[NR_PAGE_KINDS]; /* [A] allocated frames per kind (slab, pgtable,
+	                                            anon, file, shmem, reserved), global part */
+	_Atomic uint64_t allocs;       /* [A] allocation attempts (frames and objects), global part */
+	_Atomic uint64_t allocs_folded;/* [A] attempts counted by caches of exited threads (kept
+	                                  apart from allocs so that folding never skips fail_at) */
 	_Atomic uint64_t failed_allocs;/* [A] */
-	_Atomic uint64_t fail_at;      /* [A] allocs value at which to fail; 0 = never */
+	_Atomic uint64_t fail_at;      /* [A] global allocs value at which to fail; 0 = never.
+	                                  While armed every attempt counts globally. */
 	_Atomic int64_t committed_pages; /* [A] vm_committed_as: pages charged by all spaces */
 
 	/* Slab caches for the library's own objects, created with the machine. */
@@ -259,6 +272,13 @@ int frame_pool_init(struct as_machine *m) AS_INTERNAL AS_MUST_CHECK;
 void frame_pool_destroy(struct as_machine *m) AS_INTERNAL;
 /* Give every thread's cached frames back (quiescence, see above). */
 void frame_tcache_drain_all(struct as_machine *m) AS_INTERNAL;
+/* Exact totals of the split counters (exact once the machine is quiescent). */
+struct frame_totals {
+	uint64_t kind[NR_PAGE_KINDS]; /* allocated frames per kind */
+	uint64_t cached;              /* free frames in per-thread caches */
+	uint64_t allocs;              /* allocation attempts */
+};
+void frame_pool_totals(struct as_machine *m, struct frame_totals *t) AS_INTERNAL;
 /* Free blocks per order and free frames in the buddy lists, under the zone lock. */
 void frame_pool_counts(struct as_machine *m, uint64_t free_blocks[NR_ORDERS],
 		       uint64_t *free_frames) AS_INTERNAL;

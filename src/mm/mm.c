@@ -327,6 +327,42 @@ void mm_stat_account(struct as_mm *mm, uint64_t flags, int64_t pages)
 		mm->hiwater_vm = mm->total_vm;
 }
 
+/* ---- limits ---- */
+
+/* Linux's may_expand_vm: RLIMIT_AS, and RLIMIT_DATA for private writable data. */
+bool mm_may_expand_vm(struct as_mm *mm, uint64_t flags, uint64_t pages)
+{
+	uint64_t data_lim = mm_rlimit(mm, RLIMIT_DATA);
+
+	if (mm->total_vm + pages > mm_rlimit(mm, RLIMIT_AS) >> PAGE_SHIFT)
+		return false;
+	if ((flags & (VM_WRITE | VM_SHARED | VM_GROWSDOWN)) == VM_WRITE &&
+	    mm->data_vm + pages > data_lim >> PAGE_SHIFT) {
+		/* Linux lets a zero soft limit through up to the hard limit (for Valgrind). */
+		if (data_lim == 0 && mm->data_vm + pages <= mm->rlim[RLIMIT_DATA].rlim_max >> PAGE_SHIFT)
+			return true;
+		return false;
+	}
+	return true;
+}
+
+/* Linux's can_do_mlock: a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK. */
+bool mm_can_do_mlock(struct as_mm *mm)
+{
+	return mm_rlimit(mm, RLIMIT_MEMLOCK) != 0 || mm_capable(mm, MM_CAP_IPC_LOCK);
+}
+
+/* Linux's mlock_future_ok: would locking `bytes` more stay within RLIMIT_MEMLOCK? */
+bool mm_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes)
+{
+	uint64_t pages;
+
+	if (!(flags & VM_LOCKED) || mm_capable(mm, MM_CAP_IPC_LOCK))
+		return true;
+	pages = (bytes >> PAGE_SHIFT) + mm->locked_vm;
+	return pages <= mm_rlimit(mm, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+}
+
 /* ---- commit accounting ---- */
 
 int mm_vm_enough_memory(struct as_mm *mm, uint64_t pages)
@@ -512,12 +548,4 @@ int as_mm_check(struct as_mm *mm, FILE *report)
 	if (rc && report)
 		fprintf(report, "%s\n", buf);
 	return rc;
-}
-
-int as_mm_fork(struct as_mm *parent, struct as_mm **child)
-{
-	/* The fork issue fills this in (dup_mmap). */
-	(void)parent;
-	(void)child;
-	return -ENOSYS;
 }

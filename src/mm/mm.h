@@ -118,6 +118,13 @@ static inline void mm_add_rss(struct as_mm *mm, enum mm_counter c, int64_t pages
 /* Add (or with negative pages, remove) a region's pages to the VM counters. [W] */
 void mm_stat_account(struct as_mm *mm, uint64_t flags, int64_t pages) AS_INTERNAL;
 
+/* Linux's may_expand_vm: would `pages` more of this kind stay within RLIMIT_AS and RLIMIT_DATA? */
+bool mm_may_expand_vm(struct as_mm *mm, uint64_t flags, uint64_t pages) AS_INTERNAL;
+/* Linux's can_do_mlock: a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK. */
+bool mm_can_do_mlock(struct as_mm *mm) AS_INTERNAL;
+/* Linux's mlock_future_ok: would locking `bytes` more stay within RLIMIT_MEMLOCK? */
+bool mm_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes) AS_INTERNAL;
+
 /*
  * Charge `pages` to the machine's committed memory under its overcommit
  * policy (Linux's __vm_enough_memory): 0, or -ENOMEM with nothing charged.

@@ -5,6 +5,7 @@
  * Owns nothing; reads the region tree and page tables under the mmap lock
  * (read mode) and the page-table lock.
  */
+#include "../file/file.h"
 #include "../mm/mm.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ static const char *vma_name(const struct as_mm *mm, const struct vm_area *v)
 		break;
 	}
 	if (v->file)
-		return NULL; /* file names arrive with the file subsystem */
+		return v->file->path;
 	if (v->start <= mm->brk && v->end >= mm->start_brk)
 		return "[heap]";
 	if (v->start <= mm->start_stack && v->end >= mm->start_stack)
@@ -67,6 +68,9 @@ static void vma_map_line(const struct as_mm *mm, const struct vm_area *v, struct
 		.end = v->end,
 		.flags = v->flags,
 		.pgoff = v->file ? v->pgoff << PAGE_SHIFT : 0,
+		.dev_major = v->file ? v->file->dev_major : 0,
+		.dev_minor = v->file ? v->file->dev_minor : 0,
+		.ino = v->file ? v->file->ino : 0,
 		.name = vma_name(mm, v),
 	};
 }

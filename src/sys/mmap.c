@@ -262,23 +262,6 @@ static int64_t get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uin
 
 /* ---- commit accounting and limits ---- */
 
-/* Linux's may_expand_vm: RLIMIT_AS, and RLIMIT_DATA for private writable data. */
-static bool may_expand_vm(struct as_mm *mm, uint64_t flags, uint64_t pages)
-{
-	uint64_t data_lim = mm_rlimit(mm, RLIMIT_DATA);
-
-	if (mm->total_vm + pages > mm_rlimit(mm, RLIMIT_AS) >> PAGE_SHIFT)
-		return false;
-	if ((flags & (VM_WRITE | VM_SHARED | VM_GROWSDOWN)) == VM_WRITE &&
-	    mm->data_vm + pages > data_lim >> PAGE_SHIFT) {
-		/* Linux lets a zero soft limit through up to the hard limit (for Valgrind). */
-		if (data_lim == 0 && mm->data_vm + pages <= mm->rlim[RLIMIT_DATA].rlim_max >> PAGE_SHIFT)
-			return true;
-		return false;
-	}
-	return true;
-}
-
 /* Private writable memory that could need swap is charged to the commit limit. */
 static bool accountable_mapping(uint64_t flags)
 {
@@ -395,21 +378,14 @@ static uint64_t calc_vm_flag_bits(uint64_t flags)
 	       (flags & MAP_SYNC ? VM_SYNC : 0) | (flags & MAP_STACK ? VM_NOHUGEPAGE : 0);
 }
 
-/* Linux's can_do_mlock: a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK. */
 bool sys_can_do_mlock(struct as_mm *mm)
 {
-	return mm_rlimit(mm, RLIMIT_MEMLOCK) != 0 || mm_capable(mm, MM_CAP_IPC_LOCK);
+	return mm_can_do_mlock(mm);
 }
 
-/* Linux's mlock_future_ok: would locking `bytes` more stay within RLIMIT_MEMLOCK? */
 bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes)
 {
-	uint64_t pages;
-
-	if (!(flags & VM_LOCKED) || mm_capable(mm, MM_CAP_IPC_LOCK))
-		return true;
-	pages = (bytes >> PAGE_SHIFT) + mm->locked_vm;
-	return pages <= mm_rlimit(mm, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	return mm_mlock_future_ok(mm, flags, bytes);
 }
 
 /*
@@ -434,7 +410,7 @@ static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 	if (rc)
 		goto err_free;
 	rc = -ENOMEM;
-	if (!may_expand_vm(mm, flags, pages - u.nr_pages))
+	if (!mm_may_expand_vm(mm, flags, pages - u.nr_pages))
 		goto err_free;
 	if (accountable_mapping(flags)) {
 		charged = pages - u.nr_accounted;
@@ -587,7 +563,7 @@ static int do_brk_flags(struct as_mm *mm, struct vm_area *prev, uint64_t addr, u
 	};
 	struct vm_area *v = NULL;
 
-	if (!may_expand_vm(mm, flags, pages))
+	if (!mm_may_expand_vm(mm, flags, pages))
 		return -ENOMEM;
 	if (mm->tree.count > mm->m->cfg.max_map_count)
 		return -ENOMEM;

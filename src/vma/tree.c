@@ -45,6 +45,9 @@
 /* A red-black tree of n nodes is at most 2 log2(n + 1) high. */
 #define VMA_TREE_MAX_HEIGHT 128
 
+/* How far an insertion climbs from the last region looking for a shortcut. */
+#define VMA_FINGER_LEVELS 4
+
 /* ---- node accessors ---------------------------------------------------- */
 
 /* The parent of n, NULL for the root. */
@@ -213,6 +216,7 @@ void vma_tree_init(struct vma_tree *t)
 {
 	t->root = NULL;
 	t->count = 0;
+	t->last = NULL;
 }
 
 /* Restore the red-black properties after linking the red node n. */
@@ -265,17 +269,47 @@ static void insert_fixup(struct vma_tree *t, struct vm_area *n)
 }
 
 /*
+ * Where the descent for a new region starting at `start` begins. Top-down
+ * mmap places new regions just below the highest ones and fork copies
+ * regions in increasing order, so try the subtrees hanging off the last
+ * region's right spine first: climb from the last region (at most
+ * VMA_FINGER_LEVELS levels, so that other inserts pay little) to the first
+ * ancestor whose start is below `start`; its right subtree holds every
+ * region above it, so the new one belongs there. Else start at the root.
+ * *pred is the region just before the returned subtree (NULL for the root).
+ */
+static struct vm_area **descent_link(struct vma_tree *t, uint64_t start, struct vm_area **pred)
+{
+	struct vm_area *n = t->last, *parent;
+
+	for (int level = 0; n && level < VMA_FINGER_LEVELS; level++) {
+		parent = rb_parent(n);
+		if (!parent)
+			break;
+		if (parent->start < start) {
+			/* n is parent's right child: everything on the spine is. */
+			*pred = parent;
+			return &parent->rb_right;
+		}
+		n = parent;
+	}
+	*pred = NULL;
+	return &t->root;
+}
+
+/*
  * Link v, a region overlapping none in the tree, and rebalance. Its bounds
  * must be page aligned with start < end; v's tree fields are overwritten.
  */
 void vma_tree_insert(struct vma_tree *t, struct vm_area *v)
 {
-	struct vm_area **link = &t->root, *parent = NULL;
-	struct vm_area *pred = NULL, *succ = NULL;
+	struct vm_area **link, *parent, *pred, *succ = NULL;
 
 	ENV_BUG_ON(v->start >= v->end);
 	ENV_BUG_ON((v->start | v->end) & (PAGE_SIZE - 1));
 
+	link = descent_link(t, v->start, &pred);
+	parent = pred;
 	while (*link) {
 		parent = *link;
 		if (v->start < parent->start) {
@@ -296,6 +330,8 @@ void vma_tree_insert(struct vma_tree *t, struct vm_area *v)
 	v->subtree_gap = v->gap_before;
 	*link = v;
 	t->count++;
+	if (!succ)
+		t->last = v;
 
 	/* succ, when there is one, is an ancestor of v: the walk passes it. */
 	if (succ)
@@ -378,6 +414,8 @@ void vma_tree_erase(struct vma_tree *t, struct vm_area *v)
 
 	ENV_BUG_ON(t->count == 0);
 	ENV_DEBUG_BUG_ON(parent ? parent->rb_left != v && parent->rb_right != v : t->root != v);
+	if (v == t->last)
+		t->last = vma_prev(v);
 
 	/* The successor absorbs v and the gap before v. */
 	succ = v->rb_right ? leftmost(v->rb_right) : vma_next(v);
@@ -524,7 +562,7 @@ struct vm_area *vma_first(const struct vma_tree *t)
 
 struct vm_area *vma_last(const struct vma_tree *t)
 {
-	return t->root ? rightmost(t->root) : NULL;
+	return t->last;
 }
 
 /* The next region by address: down the right subtree, else up to the first left turn. */
@@ -612,14 +650,17 @@ static const struct vm_area *find_first_fit(const struct vm_area *n, uint64_t lo
 }
 
 /*
- * The last region in address order whose gap starts at or below high and
- * has gap_before >= size, in the subtree at n, or NULL. The mirror of
- * find_first_fit, keyed on the gap's start (which also increases in
- * address order).
+ * The last region in address order, within the subtree at sub, whose gap
+ * starts at or below high and has gap_before >= size, or NULL.
+ *
+ * The mirror of find_first_fit, keyed on the gap's start (which also
+ * increases in address order): an in-order walk from the high end that
+ * skips subtrees whose subtree_gap is below size and the right subtree of
+ * every node whose gap starts above high. O(height of sub).
  */
-static const struct vm_area *find_last_fit(const struct vm_area *n, uint64_t high, uint64_t size)
+static const struct vm_area *last_fit_in(const struct vm_area *sub, uint64_t high, uint64_t size)
 {
-	const struct vm_area *child;
+	const struct vm_area *n = sub, *child;
 
 	if (!n || n->subtree_gap < size)
 		return NULL;
@@ -633,14 +674,55 @@ static const struct vm_area *find_last_fit(const struct vm_area *n, uint64_t hig
 				n = n->rb_left;
 				break;
 			}
+			/* Climb to the first ancestor inside sub entered from its right. */
 			do {
+				if (n == sub)
+					return NULL;
 				child = n;
 				n = rb_parent(n);
-				if (!n)
-					return NULL;
 			} while (child == n->rb_left);
 		}
 	}
+}
+
+/*
+ * The last region in address order whose gap starts at or below high and
+ * has gap_before >= size, or NULL.
+ *
+ * Bottom-up from the last region, because top-down allocation mostly finds
+ * its range among the highest regions. The right spine (root to last)
+ * splits the tree: the subtree at a spine node s holds exactly the regions
+ * after s's parent p, so its gaps all start at p->end or above; before it
+ * come p, then p's left subtree, then p's own parent. Climb past the spine
+ * nodes whose parent ends above high (their subtrees hold no candidate),
+ * search the subtree reached; above it every spine node and left subtree
+ * lies at or below high, so the first one with a large enough gap wins.
+ * O(height), and O(1) plus the climb when the answer is near the top.
+ *
+ *           root
+ *          /    \
+ *        ...     p        <- p->end <= high: p and its left subtree qualify
+ *               / \
+ *             ...  s      <- searched top-down (gaps from p->end upwards)
+ *                   \
+ *                   last
+ */
+static const struct vm_area *find_last_fit(const struct vma_tree *t, uint64_t high,
+					   uint64_t size)
+{
+	const struct vm_area *top = t->last, *parent, *n;
+
+	if (!top)
+		return NULL;
+	while ((parent = rb_parent(top)) && parent->end > high)
+		top = parent;
+	n = last_fit_in(top, high, size);
+	for (; !n && parent; parent = rb_parent(parent)) {
+		if (parent->gap_before >= size)
+			return parent;
+		n = last_fit_in(parent->rb_left, high, size);
+	}
+	return n;
 }
 
 /*
@@ -703,7 +785,9 @@ bool vma_empty_area_rev(const struct vma_tree *t, uint64_t min, uint64_t max, ui
 		return true;
 	}
 
-	n = find_last_fit(t->root, max - (size - 1), size);
+	if (!n || t->root->subtree_gap < size)
+		return false;
+	n = find_last_fit(t, max - (size - 1), size);
 	if (!n || !clip_fits(gap_start(n), n->start - 1, min, max, size, &lo, &hi))
 		return false;
 	*last = hi;
@@ -826,6 +910,9 @@ int vma_tree_check(const struct vma_tree *t, char *buf, size_t len)
 	rc = check_subtree(&c, t->root, NULL, 1, &gap);
 	if (rc < 0)
 		return rc;
+	if (t->last != c.prev)
+		return check_fail(&c, "region tree caches %p as its last region, not %p",
+				  (void *)t->last, (const void *)c.prev);
 	if (c.nodes != t->count)
 		return check_fail(&c, "region tree count %llu but %llu nodes",
 				  (unsigned long long)t->count, (unsigned long long)c.nodes);

@@ -126,6 +126,8 @@ struct vm_area {
 struct vma_tree {
 	struct vm_area *root;
 	uint64_t count;
+	struct vm_area *last; /* [T] the highest region, NULL when empty: top-down
+	                         searches start there (vma_last is O(1)) */
 };
 
 void vma_tree_init(struct vma_tree *t) AS_INTERNAL;

@@ -23,6 +23,7 @@
  *   |-----------|==============|----------|     new range: expand prev,
  *               ^start         ^end             next, or join all three
  */
+#include "../file/file.h"
 #include "../mm/mm.h"
 
 #include <errno.h>
@@ -57,6 +58,7 @@ void anon_obj_put(struct as_mm *mm, struct anon_obj *a)
 void vma_free(struct as_mm *mm, struct vm_area *v)
 {
 	anon_obj_put(mm, v->anon);
+	file_map_put(v->file);
 	slab_free(machine_cache(mm->m, MC_VMA), v);
 }
 
@@ -66,6 +68,7 @@ static void vma_copy_attrs(struct vm_area *dst, const struct vm_area *src)
 	dst->mm = src->mm;
 	dst->flags = src->flags;
 	dst->file = src->file;
+	file_map_get(dst->file);
 	dst->anon = src->anon;
 	dst->special = src->special;
 	dst->anon_forked = src->anon_forked;

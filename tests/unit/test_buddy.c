@@ -521,6 +521,49 @@ static void test_fail_nth(void **state)
 	machine_done(m);
 }
 
+static void *alloc_then_wait(void *arg)
+{
+	struct as_machine *m = ((void **)arg)[0];
+	pthread_barrier_t *bar = ((void **)arg)[1];
+
+	for (int i = 0; i < 100; i++) {
+		pfn_t p = frame_alloc(m, 0, FA_ANON);
+
+		frame_free(m, p, 0);
+	}
+	pthread_barrier_wait(bar); /* main arms the injection now */
+	pthread_barrier_wait(bar);
+	return NULL; /* exiting folds this thread's 100 attempts into the machine */
+}
+
+/* A thread exiting while injection is armed neither fires it nor makes it miss. */
+static void test_fail_nth_across_thread_exit(void **state)
+{
+	struct as_machine *m = t_machine_new(8);
+	pthread_barrier_t bar;
+	void *args[2] = { m, &bar };
+	uint64_t before;
+	pthread_t t;
+	pfn_t a, b;
+
+	pthread_barrier_init(&bar, NULL, 2);
+	assert_int_equal(pthread_create(&t, NULL, alloc_then_wait, args), 0);
+	pthread_barrier_wait(&bar);
+	before = as_machine_alloc_count(m);
+	as_machine_fail_nth(m, 2);
+	pthread_barrier_wait(&bar);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(as_machine_alloc_count(m), before);
+	a = frame_alloc(m, 0, FA_ANON);
+	b = frame_alloc(m, 0, FA_ANON);
+	assert_int_not_equal(a, PFN_NONE);
+	assert_int_equal(b, PFN_NONE);
+	assert_int_equal(as_machine_alloc_count(m), before + 2);
+	frame_free(m, a, 0);
+	pthread_barrier_destroy(&bar);
+	machine_done(m);
+}
+
 /* ---- Per-thread caches ---- */
 
 struct worker {
@@ -788,6 +831,11 @@ static void test_check_detects_corruption(void **state)
 	assert_check_fails(m, "not a free head");
 	pg->flags = saved.flags;
 
+	/* The zone's free-head map disagreeing with the lists. */
+	m->free_order[h + 1] = 1;
+	assert_check_fails(m, "free_order");
+	m->free_order[h + 1] = 0;
+
 	/* A broken back link. */
 	pg->prev = 7;
 	assert_check_fails(m, "prev");
@@ -813,10 +861,10 @@ static void test_check_detects_corruption(void **state)
 	assert_check_fails(m, "nr_kind");
 	atomic_fetch_sub(&m->nr_kind[page_kind_index(PG_ANON)], 1);
 
-	/* A cached-frame counter off by one. */
-	atomic_fetch_add(&m->nr_cached, 1);
-	assert_check_fails(m, "nr_cached");
-	atomic_fetch_sub(&m->nr_cached, 1);
+	/* An allocated frame marked as cached, though in no cache. */
+	frame_page(m, a)->flags |= PG_TCACHE;
+	assert_check_fails(m, "in no cache");
+	frame_page(m, a)->flags &= ~PG_TCACHE;
 
 	/* Two order-(o-1) halves of a free block listed apart: not coalesced. */
 	{
@@ -841,6 +889,8 @@ static void test_check_detects_corruption(void **state)
 			frame_page(m, old_head)->prev = hi;
 		m->free_head[o - 1] = lo;
 		m->nr_free[o - 1] += 2;
+		m->free_order[lo] = (uint8_t)o; /* 1 + (o - 1) */
+		m->free_order[hi] = (uint8_t)o;
 		assert_check_fails(m, "not merged");
 
 		/* Through the public API too, with the description in the report. */
@@ -861,6 +911,8 @@ static void test_check_detects_corruption(void **state)
 			frame_page(m, plo->next)->prev = lo;
 		m->free_head[o] = lo;
 		m->nr_free[o] = nf_o;
+		m->free_order[lo] = (uint8_t)(o + 1);
+		m->free_order[hi] = 0;
 	}
 	t_assert_machine_ok(m);
 	frame_free(m, a, 0);
@@ -885,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_misuse_panics),
 		cmocka_unit_test(test_fail_nth),
+		cmocka_unit_test(test_fail_nth_across_thread_exit),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_thread_exit_returns_cache),
 		cmocka_unit_test(test_drain_other_threads),
