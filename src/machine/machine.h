@@ -29,7 +29,9 @@
  * atomics, split between the machine and the caches (struct as_machine).
  * Page descriptors' refcount and mapcount are atomics; the other fields belong
  * to the frame's owner (the allocator while free, the owner's lock after).
- * Lock order: zone lock nests inside every other lock of the library.
+ * Lock order: tcache_lock, then the zone lock, nest inside every other
+ * lock of the library (any caller may allocate a frame under its locks;
+ * a thread's first allocation registers its cache under tcache_lock).
  * Within this subsystem:
  *
  *   slab_list_lock

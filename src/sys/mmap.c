@@ -235,7 +235,7 @@ static int64_t thp_get_area(struct as_mm *mm, uint64_t len, uint64_t flags)
  * Linux's __get_unmapped_area for anonymous memory: where a mapping of len
  * bytes goes, or -ENOMEM/-EINVAL/-EPERM.
  */
-static int64_t get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
+int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
 				 uint64_t flags)
 {
 	int64_t r = 0;
@@ -492,7 +492,7 @@ static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t p
 	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm->def_flags | VM_MAYREAD |
 		   VM_MAYWRITE | VM_MAYEXEC;
 
-	r = get_unmapped_area(mm, false, addr, len, flags);
+	r = sys_get_unmapped_area(mm, false, addr, len, flags);
 	if (r < 0)
 		return r;
 	addr = (uint64_t)r;

@@ -7,8 +7,6 @@
 #include <errno.h>
 
 long sys_mprotect(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t prot) { return -ENOSYS; }
-long sys_mremap(struct as_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
-		uint64_t flags, uint64_t new_addr) { return -ENOSYS; }
 long sys_madvise(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t behavior) { return -ENOSYS; }
 long sys_mlock2(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags) { return -ENOSYS; }
 long sys_munlock(struct as_mm *mm, uint64_t start, uint64_t len) { return -ENOSYS; }

@@ -26,6 +26,12 @@ int sys_unmap_prepare(struct as_mm *mm, uint64_t start, uint64_t end,
 void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u) AS_INTERNAL;
 /* munmap's work with the mmap lock held: checks, gather, commit. */
 int sys_do_munmap(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
+/*
+ * Linux's __get_unmapped_area: where a mapping of len bytes goes given the
+ * hint and MAP_FIXED/MAP_SHARED/MAP_32BIT flags; the address or -errno.
+ */
+int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
+			      uint64_t flags) AS_INTERNAL;
 bool sys_can_do_mlock(struct as_mm *mm) AS_INTERNAL;
 bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes) AS_INTERNAL;
 

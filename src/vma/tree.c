@@ -26,8 +26,15 @@
  * (start - 1) both increase in address order, which turns "the lowest
  * (highest) free range whose part inside [min, max] holds size bytes" into
  * "the first (last) region with start >= min + size (gap start <=
- * max - size + 1) and gap_before >= size": one root-to-leaf descent pruned
- * by subtree_gap, plus the range above the last region. See find_first_fit.
+ * max - size + 1) and gap_before >= size": one descent pruned by
+ * subtree_gap, plus the range above the last region. See find_first_fit.
+ *
+ * The top of the address order. Top-down mmap allocates just below the
+ * highest regions and fork copies regions in increasing order, so the tree
+ * caches its last region (t->last): the top-down search starts from it and
+ * climbs only as far as it must (find_last_fit), and an insertion first
+ * looks a few levels up from it for the subtree to descend (descent_link).
+ * Both fall back to O(height) work from the root.
  *
  * Nothing here allocates, locks or calls the host; broken preconditions are
  * ENV_BUG_ON panics, a broken tree is reported by vma_tree_check.

@@ -190,6 +190,7 @@ struct vma_merge {
 	struct file_map *file;
 	struct anon_obj *anon;     /* middle's object, or NULL for a new range */
 	uint32_t special;
+	struct vm_area *copied_from; /* mremap: the region whose pages the new range receives */
 };
 
 /* A zeroed region object of the space, or NULL when none can be had. */

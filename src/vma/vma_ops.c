@@ -121,7 +121,7 @@ static bool had_forked_parents(const struct vm_area *v)
 static bool anon_compatible(const struct vma_merge *g, const struct vm_area *tgt)
 {
 	if (!tgt->anon && g->anon)
-		return !had_forked_parents(g->middle);
+		return !had_forked_parents(g->middle) && !had_forked_parents(g->copied_from);
 	if (tgt->anon && !g->anon)
 		return !had_forked_parents(tgt);
 	return tgt->anon == g->anon;

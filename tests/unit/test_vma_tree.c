@@ -318,9 +318,36 @@ static void check_search(const struct vma_tree *t, const struct model *m, uint64
 			 ", expected %d %#" PRIx64, min, max, size, ok, got, ref, want);
 }
 
+/*
+ * Searches whose windows end or begin exactly at a free range's bounds,
+ * with size exactly its length (and one more): exact fits in both directions.
+ */
+static void check_exact_fits(const struct vma_tree *t, const struct model *m)
+{
+	size_t i = rnd_below(m->n + 1);
+	uint64_t lo = i ? m->v[i - 1]->end : 0, hi = i < m->n ? m->v[i]->start - 1 : TOP;
+	uint64_t len;
+
+	if (i < m->n && m->v[i]->start == lo)
+		return; /* no free range before v[i] */
+	len = hi - lo + 1; /* 0 for the whole space: checked as TOP below */
+	if (len == 0)
+		len = TOP;
+	for (uint64_t extra = 0; extra < 2; extra++) {
+		check_search(t, m, lo, hi, len + extra);
+		check_search(t, m, 0, hi, len + extra);
+		check_search(t, m, lo, TOP, len + extra);
+		check_search(t, m, lo ? lo - 1 : 0, hi, len + extra);
+		check_search(t, m, lo, hi == TOP ? TOP : hi + 1, len + extra);
+		check_search(t, m, lo + 1, hi, len - 1 + extra);
+		check_search(t, m, lo, hi - 1, len - 1 + extra);
+	}
+}
+
 /* Random lookups and searches against brute force. */
 static void check_queries(const struct vma_tree *t, const struct model *m, int rounds)
 {
+	check_exact_fits(t, m);
 	for (int i = 0; i < rounds; i++) {
 		uint64_t a = pick_addr(m), b = pick_addr(m), min, max;
 
@@ -683,10 +710,80 @@ static void test_check_catches_corruption(void **state)
 	v->rb_left = NULL;
 	assert_tree_ok(&t);
 
+	/* The cached last region. */
+	t.last = r[62];
+	assert_tree_broken(&t);
+	t.last = r[63];
+	assert_tree_ok(&t);
+
 	/* A zero-length buffer is fine. */
 	r[0]->subtree_gap++;
 	assert_int_equal(vma_tree_check(&t, NULL, 0), -EUCLEAN);
 	r[0]->subtree_gap--;
+	free_all(&t);
+}
+
+/*
+ * Regions added in increasing order (fork, exec) and top-down in
+ * decreasing order (mmap), each new one adjacent to or one page away from
+ * the last: the insertion shortcut from the last region, with the
+ * top-down search picking every place.
+ */
+static void test_sequential_inserts(void **state)
+{
+	enum { N = 3000 };
+	struct vma_tree t;
+	struct vm_area *v;
+	uint64_t x, base = 0x7f0000000000ull;
+
+	(void)state;
+	vma_tree_init(&t);
+	for (uint64_t i = 0; i < N; i++) {
+		v = new_region(0x400000 + i * 2 * PG, 0x400000 + i * 2 * PG + PG * (1 + i % 2));
+		vma_tree_insert(&t, v);
+		assert_ptr_equal(vma_last(&t), v);
+		if (i % 97 == 0)
+			assert_tree_ok(&t);
+	}
+	assert_tree_ok(&t);
+	assert_height_bound(&t);
+
+	/* Top-down mmaps below base: each lands right below the previous one. */
+	for (uint64_t i = 0; i < N; i++) {
+		uint64_t size = PG * (1 + i % 3);
+
+		assert_true(vma_empty_area_rev(&t, 0x10000, base - 1, size, &x));
+		v = new_region(x + 1 - size, x + 1);
+		vma_tree_insert(&t, v);
+		assert_ptr_equal(vma_find(&t, x), v);
+		base = v->start;
+		if (i % 97 == 0)
+			assert_tree_ok(&t);
+	}
+	assert_tree_ok(&t);
+	assert_height_bound(&t);
+	assert_int_equal(t.count, 2 * N);
+
+	/* Unmap every other one from the top, then refill the holes top-down. */
+	for (v = vma_last(&t); v && v->start >= base; v = vma_prev(v)) {
+		struct vm_area *prev = vma_prev(v);
+
+		if (!prev || prev->start < base)
+			break;
+		vma_tree_erase(&t, prev);
+		free(prev);
+	}
+	assert_tree_ok(&t);
+	for (int i = 0; i < 100; i++) {
+		uint64_t top = vma_last(&t)->start;
+
+		assert_true(vma_empty_area_rev(&t, base, top - 1, PG, &x));
+		assert_null(vma_lookup(&t, x));
+		assert_non_null(vma_lookup(&t, x + 1));
+		v = new_region(x + 1 - PG, x + 1);
+		vma_tree_insert(&t, v);
+	}
+	assert_tree_ok(&t);
 	free_all(&t);
 }
 
@@ -929,6 +1026,7 @@ int main(void)
 		cmocka_unit_test(test_update_in_place),
 		cmocka_unit_test(test_check_catches_corruption),
 		cmocka_unit_test(test_insert_preconditions),
+		cmocka_unit_test(test_sequential_inserts),
 		cmocka_unit_test(test_random_against_model),
 		cmocka_unit_test(test_large_tree),
 	};
