@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo check test asan bench clean
+.PHONY: all deps build demo check test asan tsan bench clean
 
 all: build
 
@@ -23,8 +23,9 @@ demo: build
 	./$(BUILD)/tools/aspace/aspace demo
 
 # Every test: the suite in a debug build (validators after every change),
-# then once more under AddressSanitizer + UndefinedBehaviorSanitizer.
-check: test asan
+# then once more under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# threaded tests under ThreadSanitizer.
+check: test asan tsan
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
@@ -36,6 +37,14 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
+TSAN_BUILD ?= build-tsan
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASPACE_DEBUG=ON \
+	      -DASPACE_SANITIZE=thread >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target test_threads test_buddy test_slab
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure \
+	  -R 'test_(threads|buddy|slab)$$'
+
 # Benchmarks: a release build without validators.
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DASPACE_TESTS=OFF >/dev/null
@@ -43,4 +52,4 @@ bench: deps
 	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-bench
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-bench

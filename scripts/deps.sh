@@ -10,6 +10,7 @@ needs=(
   "make:make"
   "pkg-config:pkg-config"
   "strace:strace"
+  "chromium:chromium"   # tests/cmd/report.sh checks the HTML report in headless Chromium
 )
 # pkg-config module  debian-package
 libs=(

@@ -52,6 +52,9 @@ struct as_machine_config {
 	                               default 1 */
 	int legacy_va_layout;       /* vm.legacy_va_layout: bottom-up mmap layout; default 0 */
 	uint64_t stack_guard_gap;   /* stack_guard_gap= in bytes; default 256 pages */
+	uint64_t lsm_mmap_min_addr; /* CONFIG_LSM_MMAP_MIN_ADDR: hints and searches stay above
+	                               max(mmap_min_addr, this); MAP_FIXED needs only
+	                               mmap_min_addr (without CAP_SYS_RAWIO); default 65536 */
 	int thp_align_anon;         /* 1: anonymous mappings of a multiple of 2 MiB without a
 	                               hint are placed 2 MiB aligned (CONFIG_TRANSPARENT_HUGEPAGE,
 	                               whatever the THP mode); default 1 */
@@ -78,6 +81,8 @@ struct as_machine_stats {
 	uint64_t pgtable_frames;                /* frames holding page tables */
 	uint64_t user_frames;                   /* frames mapped or cached for user memory */
 	uint64_t reserved_frames;               /* frames the machine keeps (the zero page) */
+	uint64_t open_files;                    /* host descriptors held for mapped files */
+	uint64_t file_caches;                   /* page cache objects (files and shmem) alive */
 	uint64_t allocations;                   /* frame and object allocations so far */
 	uint64_t failed_allocations;            /* ... of which failed (out of memory or injected) */
 };
@@ -186,6 +191,43 @@ AS_API int as_read(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struc
 AS_API int as_write(struct as_mm *mm, uint64_t addr, const void *buf, size_t len, struct as_fault *fault);
 /* An instruction fetch of len bytes (for emulators): needs an executable page. */
 AS_API int as_fetch(struct as_mm *mm, uint64_t addr, void *buf, size_t len, struct as_fault *fault);
+
+/*
+ * The software TLB: a per-thread handle that translates guest addresses to
+ * host pointers for an emulator's hot path, taking the page fault (and
+ * filling the entry) on a miss.
+ *
+ * as_tlb_translate gives a pointer to the byte at addr for an access of
+ * kind prot (PROT_READ, PROT_WRITE or PROT_EXEC), good for the rest of
+ * that page, until the next as_tlb_translate or as_tlb_release on the same
+ * handle or any other aspace call by the same thread: every operation that removes or downgrades a mapping (munmap,
+ * mprotect, mremap, madvise, fork's write-protection, exit) waits until
+ * each other thread's handle has moved past the pointers it handed out —
+ * a TLB shootdown — so a thread must call as_tlb_release before it blocks
+ * outside aspace (aspace calls release the thread's handles themselves).
+ * Returns 0, -EFAULT with *fault filled, or -ENOMEM.
+ *
+ * A handle belongs to the thread that created it; it keeps the space
+ * object alive (as_mm_grab) until as_tlb_free.
+ */
+struct as_tlb;
+AS_API int as_tlb_new(struct as_mm *mm, struct as_tlb **out);
+AS_API void as_tlb_free(struct as_tlb *tlb);
+AS_API int as_tlb_translate(struct as_tlb *tlb, uint64_t addr, int prot, void **host,
+			    struct as_fault *fault);
+AS_API void as_tlb_release(struct as_tlb *tlb);
+
+/*
+ * Files. Mappings take the caller's host descriptors (as_syscall SYS_mmap)
+ * and see the host file live: what write/pwrite put in it shows through at
+ * once, and MAP_SHARED writes are in it at once. aspace asks the file's
+ * size at every fault on it. as_file_truncate truncates fd's file on the
+ * host (ftruncate) and makes every space of m see the new size at once
+ * (SIGBUS past the end, as Linux); as_file_changed tells m that the file
+ * behind fd changed size on the host. 0 or -errno.
+ */
+AS_API int as_file_truncate(struct as_machine *m, int fd, uint64_t length);
+AS_API int as_file_changed(struct as_machine *m, int fd);
 
 /* /proc/PID/maps and /proc/PID/smaps, byte for byte. 0 or -errno. */
 AS_API int as_mm_write_maps(struct as_mm *mm, FILE *out);

@@ -10,6 +10,7 @@
  * retakes the lock for writing.
  */
 #include "../fault/fault.h"
+#include "../file/file.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -48,7 +49,7 @@ static int fault_to_signal(enum fault_result r, uint64_t addr, struct as_fault *
  * Called and returns with the mmap lock held for reading. 0 or -EFAULT /
  * -ENOMEM with *f filled.
  */
-static int translate(struct as_mm *mm, uint64_t addr, unsigned access, uint8_t **host, struct as_fault *f)
+int access_translate(struct as_mm *mm, uint64_t addr, unsigned access, uint8_t **host, struct as_fault *f)
 {
 	pte_t set = PTE_A | ((access & FAULT_WRITE) ? PTE_D : 0);
 
@@ -77,6 +78,25 @@ static int translate(struct as_mm *mm, uint64_t addr, unsigned access, uint8_t *
 	}
 }
 
+/*
+ * Copy through a page of a host file (a bound slot): the host may have
+ * lost the page (a truncation on its side), which the guarded copy reports
+ * instead of raising SIGBUS. Then the file is looked at again: 0, -EAGAIN
+ * when the entry went away (translate again: the fault decides), or
+ * -EFAULT with SIGBUS/BUS_ADRERR in *f.
+ */
+static int copy_file_page(struct as_mm *mm, uint64_t addr, uint8_t *host, void *buf,
+			  const void *src, size_t chunk, struct as_fault *f)
+{
+	int rc = src ? file_page_copy(host, src, chunk, false) : file_page_copy(buf, host, chunk, true);
+
+	if (rc == 0)
+		return 0;
+	if (file_copy_failed(mm, addr, host_to_frame(mm->m, host)))
+		return -EAGAIN;
+	return fault_to_signal(FAULT_SIGBUS, addr, f);
+}
+
 /* Copy between the space and buf, page by page, stopping at the first fault. */
 static int access_copy(struct as_mm *mm, uint64_t addr, void *buf, const void *src, size_t len,
 		       unsigned access, struct as_fault *f)
@@ -87,23 +107,33 @@ static int access_copy(struct as_mm *mm, uint64_t addr, void *buf, const void *s
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	tlb_thread_quiesce();
 	pthread_rwlock_rdlock(&mm->mmap_lock);
+	file_sync_mm(mm);
 	while (len) {
 		size_t chunk = PAGE_SIZE - (addr & ~PAGE_MASK);
 		uint8_t *host;
 
 		if (chunk > len)
 			chunk = len;
-		rc = translate(mm, addr, access, &host, f);
+		rc = access_translate(mm, addr, access, &host, f);
 		if (rc)
 			break;
-		if (src) {
+		if (AS_UNLIKELY(frame_page(mm->m, host_to_frame(mm->m, host))->flags & PG_HOSTMAP)) {
+			rc = copy_file_page(mm, addr, host, buf, src, chunk, f);
+			if (rc == -EAGAIN)
+				continue;
+			if (rc)
+				break;
+		} else if (src) {
 			memcpy(host, src, chunk);
-			src = (const uint8_t *)src + chunk;
 		} else {
 			memcpy(buf, host, chunk);
-			buf = (uint8_t *)buf + chunk;
 		}
+		if (src)
+			src = (const uint8_t *)src + chunk;
+		else
+			buf = (uint8_t *)buf + chunk;
 		addr += chunk;
 		len -= chunk;
 		if (addr == 0 && len) { /* wrapped past the top of the address space */

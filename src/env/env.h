@@ -3,8 +3,9 @@
  *
  * Owns: host memory reservations (the simulated RAM and descriptor arrays),
  * the panic path for broken invariants, and the assertion macros every other
- * subsystem uses. Nothing outside src/env/ calls mmap, abort or writes to
- * stderr on its own (the page cache's file I/O, later, will live here too).
+ * subsystem uses, and every host file operation the page cache needs
+ * (env_file.c). Nothing outside src/env/ calls mmap, abort, a file system
+ * call or writes to stderr on its own.
  *
  * Three error channels, never mixed (docs/ARCHITECTURE.md): public calls
  * return -errno; internal protocols return small enums; a broken invariant
@@ -44,6 +45,82 @@ _Noreturn void env_panic(const char *file, int line, const char *fmt, ...)
 #else
 #define ENV_DEBUG 0
 #define ENV_DEBUG_BUG_ON(cond) ((void)sizeof(cond))
+/* ---- Host files: what the page cache needs from the host (env_file.c) ---- */
+
+/* What aspace needs to know about a host descriptor. */
+struct env_file_info {
+	uint64_t dev, rdev, ino, size; /* st_dev, st_rdev, st_ino, st_size */
+	uint32_t mode;                 /* st_mode */
+	int accmode;                   /* O_RDONLY, O_WRONLY or O_RDWR; -1 for O_PATH */
+	uint64_t fs_magic;             /* statfs f_type */
+	bool noexec;                   /* the mount is noexec */
+	bool append_only;              /* the inode is append-only (chattr +a) */
+};
+
+/* Facts about fd; 0 or -errno (-EBADF for a bad descriptor). */
+int env_file_info(int fd, struct env_file_info *out) AS_INTERNAL AS_MUST_CHECK;
+/* The file's size now; 0 or -errno. */
+int env_file_size(int fd, uint64_t *size) AS_INTERNAL AS_MUST_CHECK;
+/* A close-on-exec duplicate of fd (same open file description); fd or -errno. */
+int env_file_dup(int fd) AS_INTERNAL AS_MUST_CHECK;
+void env_file_close(int fd) AS_INTERNAL;
+/* Do a and b name one open file description (kcmp)? 1, 0, or -errno when the host can't tell. */
+int env_file_same(int a, int b) AS_INTERNAL;
+/* The path the host shows for fd (/proc/self/fd), NUL-terminated; its length or -errno. */
+int env_file_path(int fd, char *buf, size_t len) AS_INTERNAL;
+
+/*
+ * Place a shared host mapping of the page at byte `off` of fd over the
+ * 4 KiB at `slot` (MAP_SHARED | MAP_FIXED, populated when the page lies
+ * inside the file), writable when asked. 0, or -ENOMEM when the host's
+ * mapping budget is spent (see env_file_bound_pages), or another -errno;
+ * on failure the slot holds zeroed anonymous memory. With `rebind` the
+ * slot is already bound (to the same file page) and only changes rights.
+ */
+int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind) AS_INTERNAL
+	AS_MUST_CHECK;
+/* Put zeroed private anonymous memory back over a bound slot. */
+void env_file_unbind_page(void *slot) AS_INTERNAL;
+/* Bound slots now, and how many the host's map count lets the process hold. */
+uint64_t env_file_bound_pages(void) AS_INTERNAL;
+uint64_t env_file_bind_budget(void) AS_INTERNAL;
+
+/*
+ * Copy n bytes where src (from_host_file) or dst (otherwise) lies in a
+ * bound slot, without ever taking the host's SIGBUS: a page the host can't
+ * provide (past the end of the file after a truncation, an I/O error, a
+ * full disk) makes the copy fail. 0 or -EFAULT (bytes before the failing
+ * page may have been copied).
+ */
+int env_file_copy(void *dst, const void *src, size_t n, bool from_host_file) AS_INTERNAL AS_MUST_CHECK;
+
+/*
+ * Which of the pages [off, off + n * 4 KiB) of fd are in the host's page
+ * cache: vec[i] = 1 or 0. *view and *view_off, *view_len hold a PROT_NONE
+ * host mapping of part of the file that this call may move (start with
+ * *view NULL; release with env_file_view_release). 0 or -errno.
+ */
+int env_file_resident(int fd, uint64_t off, size_t n, unsigned char *vec, void **view,
+		      uint64_t *view_off, uint64_t *view_len) AS_INTERNAL AS_MUST_CHECK;
+void env_file_view_release(void *view, uint64_t view_len) AS_INTERNAL;
+
+/* Write back [off, off + len) of fd and wait (sync_file_range). 0 or -errno. */
+int env_file_sync_range(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/* ftruncate; 0 or -errno. */
+int env_file_truncate(int fd, uint64_t len) AS_INTERNAL;
+/* Punch a hole, keeping the size (fallocate); 0 or -errno. */
+int env_file_punch(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+
+/* Host page flags of mapped host memory, from /proc/self/pagemap and /proc/kpageflags. */
+enum {
+	ENV_HPF_PRESENT = 1u << 0, /* the host maps a page there (else the rest is unknown) */
+	ENV_HPF_DIRTY = 1u << 1,   /* the host page (folio) is dirty */
+	ENV_HPF_HEAD = 1u << 2,    /* first page of a large folio */
+	ENV_HPF_TAIL = 1u << 3,    /* other page of a large folio */
+};
+/* flags[i] for the page at va[i]; 0, or -errno when the host won't tell (not root). */
+int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL AS_MUST_CHECK;
+
 #endif
 
 /*
@@ -59,5 +136,81 @@ void env_discard(void *p, size_t bytes) AS_INTERNAL;
 /* Debug-build poison and junk patterns for freed and fresh objects. */
 #define ENV_POISON_FREE 0x6b
 #define ENV_JUNK_ALLOC 0xa5
+
+/* ---- Host files: what the page cache needs from the host (env_file.c) ---- */
+
+/* What aspace needs to know about a host descriptor. */
+struct env_file_info {
+	uint64_t dev, rdev, ino, size; /* st_dev, st_rdev, st_ino, st_size */
+	uint32_t mode;                 /* st_mode */
+	int accmode;                   /* O_RDONLY, O_WRONLY or O_RDWR; -1 for O_PATH */
+	uint64_t fs_magic;             /* statfs f_type */
+	bool noexec;                   /* the mount is noexec */
+	bool append_only;              /* the inode is append-only (chattr +a) */
+};
+
+/* Facts about fd; 0 or -errno (-EBADF for a bad descriptor). */
+int env_file_info(int fd, struct env_file_info *out) AS_INTERNAL AS_MUST_CHECK;
+/* The file's size now; 0 or -errno. */
+int env_file_size(int fd, uint64_t *size) AS_INTERNAL AS_MUST_CHECK;
+/* A close-on-exec duplicate of fd (same open file description); fd or -errno. */
+int env_file_dup(int fd) AS_INTERNAL AS_MUST_CHECK;
+void env_file_close(int fd) AS_INTERNAL;
+/* Do a and b name one open file description (kcmp)? 1, 0, or -errno when the host can't tell. */
+int env_file_same(int a, int b) AS_INTERNAL;
+/* The path the host shows for fd (/proc/self/fd), NUL-terminated; its length or -errno. */
+int env_file_path(int fd, char *buf, size_t len) AS_INTERNAL;
+
+/*
+ * Place a shared host mapping of the page at byte `off` of fd over the
+ * 4 KiB at `slot` (MAP_SHARED | MAP_FIXED, populated when the page lies
+ * inside the file), writable when asked. 0, or -ENOMEM when the host's
+ * mapping budget is spent (see env_file_bound_pages), or another -errno;
+ * on failure the slot holds zeroed anonymous memory. With `rebind` the
+ * slot is already bound (to the same file page) and only changes rights.
+ */
+int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind) AS_INTERNAL
+	AS_MUST_CHECK;
+/* Put zeroed private anonymous memory back over a bound slot. */
+void env_file_unbind_page(void *slot) AS_INTERNAL;
+/* Bound slots now, and how many the host's map count lets the process hold. */
+uint64_t env_file_bound_pages(void) AS_INTERNAL;
+uint64_t env_file_bind_budget(void) AS_INTERNAL;
+
+/*
+ * Copy n bytes where src (from_host_file) or dst (otherwise) lies in a
+ * bound slot, without ever taking the host's SIGBUS: a page the host can't
+ * provide (past the end of the file after a truncation, an I/O error, a
+ * full disk) makes the copy fail. 0 or -EFAULT (bytes before the failing
+ * page may have been copied).
+ */
+int env_file_copy(void *dst, const void *src, size_t n, bool from_host_file) AS_INTERNAL AS_MUST_CHECK;
+
+/*
+ * Which of the pages [off, off + n * 4 KiB) of fd are in the host's page
+ * cache: vec[i] = 1 or 0. *view and *view_off, *view_len hold a PROT_NONE
+ * host mapping of part of the file that this call may move (start with
+ * *view NULL; release with env_file_view_release). 0 or -errno.
+ */
+int env_file_resident(int fd, uint64_t off, size_t n, unsigned char *vec, void **view,
+		      uint64_t *view_off, uint64_t *view_len) AS_INTERNAL AS_MUST_CHECK;
+void env_file_view_release(void *view, uint64_t view_len) AS_INTERNAL;
+
+/* Write back [off, off + len) of fd and wait (sync_file_range). 0 or -errno. */
+int env_file_sync_range(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/* ftruncate; 0 or -errno. */
+int env_file_truncate(int fd, uint64_t len) AS_INTERNAL;
+/* Punch a hole, keeping the size (fallocate); 0 or -errno. */
+int env_file_punch(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+
+/* Host page flags of mapped host memory, from /proc/self/pagemap and /proc/kpageflags. */
+enum {
+	ENV_HPF_PRESENT = 1u << 0, /* the host maps a page there (else the rest is unknown) */
+	ENV_HPF_DIRTY = 1u << 1,   /* the host page (folio) is dirty */
+	ENV_HPF_HEAD = 1u << 2,    /* first page of a large folio */
+	ENV_HPF_TAIL = 1u << 3,    /* other page of a large folio */
+};
+/* flags[i] for the page at va[i]; 0, or -errno when the host won't tell (not root). */
+int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL AS_MUST_CHECK;
 
 #endif

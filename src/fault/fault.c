@@ -31,6 +31,12 @@ static void count_fault(struct as_mm *mm)
 	atomic_fetch_add_explicit(&mm->min_flt, 1, memory_order_relaxed);
 }
 
+/* A fault that had to wait for the host to read the page (VM_FAULT_MAJOR). */
+static void count_major_fault(struct as_mm *mm)
+{
+	atomic_fetch_add_explicit(&mm->maj_flt, 1, memory_order_relaxed);
+}
+
 static void update_hiwater_rss(struct as_mm *mm)
 {
 	uint64_t rss = (uint64_t)(atomic_load_explicit(&mm->rss[MM_ANONPAGES], memory_order_relaxed) +
@@ -59,16 +65,19 @@ static bool anon_compatible(const struct vm_area *a, const struct vm_area *b)
 static int anon_prepare(struct as_mm *mm, struct vm_area *v)
 {
 	struct vm_area *next, *prev;
-	struct anon_obj *a = NULL;
+	struct anon_obj *a = NULL, *na, *pa;
 
-	if (v->anon)
+	/* Faults run concurrently under the read lock: v->anon is published atomically. */
+	if (__atomic_load_n(&v->anon, __ATOMIC_ACQUIRE))
 		return 0;
 	next = vma_next(v);
-	if (next && anon_compatible(v, next) && next->anon && !next->anon_forked)
-		a = next->anon;
+	na = next ? __atomic_load_n(&next->anon, __ATOMIC_ACQUIRE) : NULL;
+	if (na && anon_compatible(v, next) && !next->anon_forked)
+		a = na;
 	prev = vma_prev(v);
-	if (!a && prev && anon_compatible(prev, v) && prev->anon && !prev->anon_forked)
-		a = prev->anon;
+	pa = prev ? __atomic_load_n(&prev->anon, __ATOMIC_ACQUIRE) : NULL;
+	if (!a && pa && anon_compatible(prev, v) && !prev->anon_forked)
+		a = pa;
 	pthread_mutex_lock(&mm->pt_lock);
 	if (v->anon) {
 		pthread_mutex_unlock(&mm->pt_lock);
@@ -84,24 +93,39 @@ static int anon_prepare(struct as_mm *mm, struct vm_area *v)
 		}
 		atomic_init(&a->refs, 1);
 	}
-	v->anon = a;
+	__atomic_store_n(&v->anon, a, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&mm->pt_lock);
 	return 0;
 }
 
-/* A new private anonymous page of v for addr: zeroed or a copy of `from` (NULL: zero). */
-static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, const void *from)
+/*
+ * A new private anonymous page of v for addr: zeroed, or a copy of frame
+ * `from`. PFN_NONE when no frame can be had, or (with *bus set) when `from`
+ * is a file page the host can no longer provide.
+ */
+static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, pfn_t from, bool *bus)
 {
-	pfn_t pfn = frame_alloc(mm->m, 0, FA_ANON | (from ? 0 : FA_ZERO));
+	pfn_t pfn = frame_alloc(mm->m, 0, FA_ANON | (from == PFN_NONE ? FA_ZERO : 0));
 	struct page *pg;
 
+	*bus = false;
 	if (pfn == PFN_NONE)
 		return PFN_NONE;
-	if (from)
-		memcpy(frame_to_host(mm->m, pfn), from, PAGE_SIZE);
+	if (from != PFN_NONE) {
+		void *dst = frame_to_host(mm->m, pfn);
+		const void *src = frame_to_host(mm->m, from);
+
+		if (!(frame_page(mm->m, from)->flags & PG_HOSTMAP)) {
+			memcpy(dst, src, PAGE_SIZE);
+		} else if (file_page_copy(dst, src, PAGE_SIZE, true) != 0) {
+			frame_put(mm->m, pfn);
+			*bus = true;
+			return PFN_NONE;
+		}
+	}
 	pg = frame_page(mm->m, pfn);
 	pg->flags |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED;
-	pg->owner = (uintptr_t)v->anon;
+	pg->owner = (uintptr_t)__atomic_load_n(&v->anon, __ATOMIC_ACQUIRE);
 	pg->index = (uint32_t)(addr >> PAGE_SHIFT);
 	return pfn;
 }
@@ -112,12 +136,12 @@ static enum fault_result do_anonymous_page(struct as_mm *mm, struct vm_area *v, 
 {
 	pte_t bits = fault_vma_pte_bits(v->flags), *ptep;
 	pfn_t pfn = PFN_NONE;
-	bool zero = !(access & FAULT_WRITE) && mm->m->cfg.zero_page;
+	bool zero = !(access & FAULT_WRITE) && mm->m->cfg.zero_page, bus;
 
 	if (!zero) {
 		if (anon_prepare(mm, v) != 0)
 			return FAULT_OOM;
-		pfn = new_anon_page(mm, v, addr, NULL);
+		pfn = new_anon_page(mm, v, addr, PFN_NONE, &bus);
 		if (pfn == PFN_NONE)
 			return FAULT_OOM;
 		if (v->flags & VM_WRITE)
@@ -163,7 +187,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	struct as_machine *m = mm->m;
 	pfn_t old = pte_pfn(orig), pfn;
 	struct page *opg = frame_page(m, old);
-	bool from_zero = orig & PTE_SPECIAL;
+	bool from_zero = orig & PTE_SPECIAL, bus;
 	pte_t *ptep;
 
 	if (!from_zero && (opg->flags & PG_ANON) &&
@@ -182,9 +206,13 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	}
 	if (anon_prepare(mm, v) != 0)
 		return FAULT_OOM;
-	pfn = new_anon_page(mm, v, addr, from_zero ? NULL : frame_to_host(m, old));
-	if (pfn == PFN_NONE)
-		return FAULT_OOM;
+	pfn = new_anon_page(mm, v, addr, from_zero ? PFN_NONE : old, &bus);
+	if (pfn == PFN_NONE) {
+		/* A file page lost to a truncation on the host: look again and retry. */
+		if (bus && !file_copy_failed(mm, addr, old))
+			return FAULT_SIGBUS;
+		return bus ? FAULT_DONE : FAULT_OOM;
+	}
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
 	if (!ptep || __atomic_load_n(ptep, __ATOMIC_RELAXED) != orig) {
@@ -224,7 +252,7 @@ static int expand_downwards(struct as_mm *mm, struct vm_area *v, uint64_t addr)
 	struct vm_area *prev;
 
 	addr &= PAGE_MASK;
-	if (addr < mm->m->cfg.mmap_min_addr)
+	if (addr < mm_min_addr(mm))
 		return -EPERM;
 	prev = vma_prev(v);
 	if (prev && !(prev->flags & VM_GROWSDOWN) && (prev->flags & VM_ACCESS_FLAGS) &&
@@ -255,6 +283,206 @@ static int expand_downwards(struct as_mm *mm, struct vm_area *v, uint64_t addr)
 	return 0;
 }
 
+/* ---- Faults on file regions (Linux's do_read_fault, do_cow_fault, do_shared_fault) ---- */
+
+/* fault_around_bytes / PAGE_SIZE: how many entries one read fault may fill. */
+#define FAULT_AROUND_PAGES 16
+
+static uint64_t file_pgoff(const struct vm_area *v, uint64_t addr)
+{
+	return v->pgoff + ((addr - v->start) >> PAGE_SHIFT);
+}
+
+static uint64_t file_pages(uint64_t size)
+{
+	return (size >> PAGE_SHIFT) + ((size & ~PAGE_MASK) != 0);
+}
+
+/*
+ * The entry a fault makes for a page cache page (set_pte_range): read-only
+ * in private regions (a write copies) and in shared ones whose writes must
+ * be noticed (writenotify: host files on ext4 and the like); writable in
+ * shared writable shmem and tmpfs regions; writable and dirty for a write.
+ */
+static pte_t file_pte_bits(const struct vm_area *v, const struct page *pg, bool write)
+{
+	pte_t bits = fault_vma_pte_bits(v->flags);
+
+	if ((v->flags & (VM_SHARED | VM_WRITE)) != (VM_SHARED | VM_WRITE))
+		return bits;
+	if (write)
+		return bits | PTE_RW | PTE_D;
+	if (!file_writenotify(v))
+		bits |= PTE_RW | ((pg->flags & PG_DIRTY) ? PTE_D : 0);
+	return bits;
+}
+
+/* Map cached page pfn at the empty *ptep; the caller's reference passes to the entry. [P] */
+static void map_file_pte(struct as_mm *mm, pte_t *ptep, pfn_t pfn, pte_t bits)
+{
+	struct page *pg = frame_page(mm->m, pfn);
+
+	atomic_fetch_add_explicit(&pg->mapcount, 1, memory_order_relaxed);
+	pgtable_set(&mm->pt, ptep, pte_make(pfn, bits));
+	mm_add_rss(mm, mm_counter_of(pg), 1);
+}
+
+/*
+ * Fault-around (do_fault_around, filemap_map_pages): map the pages already
+ * cached among up to 16 entries around addr: the window starts at addr's
+ * entry rounded down to 16 in its page table, or at the region's start,
+ * and stays inside the region, the page table and the file. Entries
+ * already present are left alone. *mapped tells whether addr got mapped.
+ * FAULT_DONE, or FAULT_OOM when the page table can't be had.
+ */
+static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint64_t addr,
+				      uint64_t size_pages, bool *mapped)
+{
+	uint64_t pte_off = pt_index(addr, 1), vma_off = (addr - v->start) >> PAGE_SHIFT;
+	uint64_t vma_pages = (v->end - v->start) >> PAGE_SHIFT, pgoff = file_pgoff(v, addr);
+	uint64_t from, to, first, last;
+	pfn_t pfns[FAULT_AROUND_PAGES];
+	pte_t *ptep, *table;
+
+	*mapped = false;
+	from = pte_off & ~(uint64_t)(FAULT_AROUND_PAGES - 1);
+	if (pte_off - (vma_off < pte_off ? vma_off : pte_off) > from)
+		from = pte_off - (vma_off < pte_off ? vma_off : pte_off);
+	to = from + FAULT_AROUND_PAGES;
+	if (to > PT_ENTRIES)
+		to = PT_ENTRIES;
+	if (to > pte_off + vma_pages - vma_off)
+		to = pte_off + vma_pages - vma_off;
+	to--;
+	first = pgoff - (pte_off - from);
+	last = pgoff + (to - pte_off);
+	if (size_pages == 0 || first >= size_pages)
+		return FAULT_DONE;
+	if (last > size_pages - 1)
+		last = size_pages - 1;
+	file_cache_get_cached(v->file->cache, first, last, pfns);
+
+	pthread_mutex_lock(&mm->pt_lock);
+	if (pgtable_walk_alloc(&mm->pt, addr, &ptep) != 0) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		for (uint64_t i = 0; i <= last - first; i++)
+			if (pfns[i] != PFN_NONE)
+				frame_put(mm->m, pfns[i]);
+		return FAULT_OOM;
+	}
+	table = ptep - pte_off;
+	for (uint64_t i = 0; i <= last - first; i++) {
+		pte_t *p = table + from + i;
+
+		if (pfns[i] == PFN_NONE || __atomic_load_n(p, __ATOMIC_RELAXED) != 0)
+			continue;
+		map_file_pte(mm, p, pfns[i], file_pte_bits(v, frame_page(mm->m, pfns[i]), false));
+		pfns[i] = PFN_NONE; /* the entry holds the reference now */
+	}
+	*mapped = pte_present(__atomic_load_n(ptep, __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&mm->pt_lock);
+	for (uint64_t i = 0; i <= last - first; i++)
+		if (pfns[i] != PFN_NONE)
+			frame_put(mm->m, pfns[i]);
+	return FAULT_DONE;
+}
+
+static enum fault_result file_get_result(enum file_get r)
+{
+	return r == FILE_GET_SIGBUS ? FAULT_SIGBUS : FAULT_OOM;
+}
+
+/*
+ * A fault on an empty entry of a file region: read faults map the cache
+ * page (after fault-around); writes to private regions copy it into an
+ * anonymous page; writes to shared ones map it writable and dirty. A page
+ * past the end of the file is SIGBUS. The size is asked from the host first.
+ */
+static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint64_t addr,
+				       unsigned access)
+{
+	struct file_cache *c = v->file->cache;
+	uint64_t pgoff = file_pgoff(v, addr), size_pages = file_pages(file_cache_size(c));
+	bool write = access & FAULT_WRITE, major = false, mapped, bus;
+	enum fault_result r;
+	enum file_get g;
+	pte_t *ptep;
+	pfn_t pfn, anon = PFN_NONE;
+
+	if (!write) {
+		r = fault_around(mm, v, addr, size_pages, &mapped);
+		if (r != FAULT_DONE)
+			return r;
+		if (mapped)
+			goto done;
+	}
+	if (pgoff >= size_pages)
+		return FAULT_SIGBUS;
+	if (write && !(v->flags & VM_SHARED) && anon_prepare(mm, v) != 0)
+		return FAULT_OOM;
+	g = file_cache_get_page(c, pgoff, &pfn, &major);
+	if (g != FILE_GET_OK)
+		return file_get_result(g);
+	if (write && !(v->flags & VM_SHARED)) {
+		/* do_cow_fault: the region gets a private copy, the cache page stays unmapped. */
+		anon = new_anon_page(mm, v, addr, pfn, &bus);
+		frame_put(mm->m, pfn);
+		if (anon == PFN_NONE) {
+			if (bus)
+				(void)file_cache_size(c); /* a truncation on the host: notice it */
+			return bus ? FAULT_SIGBUS : FAULT_OOM;
+		}
+	}
+	pthread_mutex_lock(&mm->pt_lock);
+	if (pgtable_walk_alloc(&mm->pt, addr, &ptep) != 0) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		frame_put(mm->m, anon != PFN_NONE ? anon : pfn);
+		return FAULT_OOM;
+	}
+	if (__atomic_load_n(ptep, __ATOMIC_RELAXED) != 0) {
+		/* Another thread mapped it meanwhile. */
+		pthread_mutex_unlock(&mm->pt_lock);
+		frame_put(mm->m, anon != PFN_NONE ? anon : pfn);
+		return FAULT_DONE;
+	}
+	if (anon != PFN_NONE) {
+		atomic_store_explicit(&frame_page(mm->m, anon)->mapcount, 1, memory_order_relaxed);
+		pgtable_set(&mm->pt, ptep, pte_make(anon, fault_vma_pte_bits(v->flags) | PTE_RW | PTE_D));
+		mm_add_rss(mm, MM_ANONPAGES, 1);
+	} else {
+		if (write)
+			__atomic_fetch_or(&frame_page(mm->m, pfn)->flags, PG_DIRTY, __ATOMIC_RELAXED);
+		map_file_pte(mm, ptep, pfn, file_pte_bits(v, frame_page(mm->m, pfn), write));
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+done:
+	update_hiwater_rss(mm);
+	if (major)
+		count_major_fault(mm);
+	else
+		count_fault(mm);
+	return FAULT_DONE;
+}
+
+/*
+ * A write to a read-only entry of a shared writable file region
+ * (wp_page_shared): the page becomes writable and dirty in place.
+ */
+static enum fault_result do_shared_wp(struct as_mm *mm, uint64_t addr, pte_t orig)
+{
+	pte_t *ptep;
+
+	pthread_mutex_lock(&mm->pt_lock);
+	ptep = pgtable_walk(&mm->pt, addr);
+	if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
+		__atomic_fetch_or(&frame_page(mm->m, pte_pfn(orig))->flags, PG_DIRTY, __ATOMIC_RELAXED);
+		pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	count_fault(mm);
+	return FAULT_DONE;
+}
+
 enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access, bool write_locked)
 {
 	struct vm_area *v = vma_find(&mm->tree, addr);
@@ -262,6 +490,7 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 
 	if (addr >= mm->task_size || !v)
 		return FAULT_SEGV_MAPERR;
+	file_sync_mm(mm);
 	if (v->start > addr) {
 		if (!(v->flags & VM_GROWSDOWN))
 			return FAULT_SEGV_MAPERR;
@@ -285,8 +514,18 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 		return FAULT_SEGV_ACCERR;
 	}
 
-	if (v->file)
-		return FAULT_SIGBUS; /* file-backed faults arrive with the file issue */
+	if (v->file && !file_map_is_anon(v->file)) {
+		if (!v->file->cache)
+			return FAULT_SIGBUS; /* a stand-in: nothing to read */
+		if (!pte_present(e))
+			return do_file_fault(mm, v, addr & PAGE_MASK, access);
+		if ((access & FAULT_WRITE) && !(e & PTE_RW)) {
+			if (v->flags & VM_SHARED)
+				return do_shared_wp(mm, addr & PAGE_MASK, e);
+			return do_wp_page(mm, v, addr & PAGE_MASK, e);
+		}
+		return FAULT_DONE;
+	}
 	if (!pte_present(e))
 		return do_anonymous_page(mm, v, addr & PAGE_MASK, access);
 	if ((access & FAULT_WRITE) && !(e & PTE_RW))
@@ -343,12 +582,4 @@ void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len)
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	(void)fault_populate_range(mm, start, start + len, false, 0);
 	pthread_rwlock_unlock(&mm->mmap_lock);
-}
-
-void mm_flush_tlb_range(struct as_mm *mm, uint64_t start, uint64_t end)
-{
-	/* The software TLB (access layer) arrives with the faults issue. */
-	(void)mm;
-	(void)start;
-	(void)end;
 }

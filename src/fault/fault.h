@@ -76,4 +76,12 @@ static inline bool pte_allows(pte_t e, unsigned access)
 int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool write_locked,
 			 int force_access) AS_INTERNAL;
 
+/*
+ * The host address of addr for an access (access/access.c), faulting the
+ * page in as a CPU would; the mmap lock is held for reading (and may be
+ * dropped and retaken for stack growth). 0, or -EFAULT with *f, or -ENOMEM.
+ */
+int access_translate(struct as_mm *mm, uint64_t addr, unsigned access, uint8_t **host,
+		     struct as_fault *f) AS_INTERNAL AS_MUST_CHECK;
+
 #endif

@@ -493,6 +493,12 @@ static unsigned release_block(struct as_machine *m, pfn_t pfn, unsigned order)
 	ref = atomic_load_explicit(&head->refcount, memory_order_relaxed);
 	if (AS_UNLIKELY(ref != 0 && ref != 1))
 		ENV_PANIC("frame_free: frame %u still has %d references", pfn, (int)ref);
+	/* A file page's slot maps the host file: give the slot its RAM back before
+	 * anything (poisoning, the next owner) writes to it. */
+	if (head->flags & PG_HOSTMAP) {
+		ENV_BUG_ON(order != 0);
+		env_file_unbind_page(frame_to_host(m, pfn));
+	}
 
 	for (uint64_t i = 0; i < block_frames(order); i++) {
 		struct page *pg = frame_page(m, pfn + (pfn_t)i);

@@ -25,6 +25,8 @@ void as_machine_config_init(struct as_machine_config *cfg)
 	cfg->zero_page = 1;
 	cfg->legacy_va_layout = 0;
 	cfg->stack_guard_gap = 256 * PAGE_SIZE;
+	cfg->lsm_mmap_min_addr = 65536;
+	cfg->thp_align_anon = 1;
 	cfg->prefault = 0;
 }
 
@@ -83,10 +85,12 @@ int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out)
 		goto release_pages;
 	if (pthread_mutex_init(&m->slab_list_lock, NULL) != 0)
 		goto destroy_pool;
+	if (pthread_mutex_init(&m->files_lock, NULL) != 0)
+		goto destroy_slab_list_lock;
 
 	m->zero_pfn = frame_alloc(m, 0, FA_RESERVED | FA_ZERO | FA_NOFAIL);
 	if (m->zero_pfn == PFN_NONE)
-		goto destroy_slab_list_lock;
+		goto destroy_files_lock;
 
 	m->caches = calloc(MC_NR, sizeof(*m->caches));
 	if (!m->caches)
@@ -111,6 +115,8 @@ destroy_caches:
 	free(m->caches);
 free_zero_page:
 	frame_free(m, m->zero_pfn, 0);
+destroy_files_lock:
+	pthread_mutex_destroy(&m->files_lock);
 destroy_slab_list_lock:
 	pthread_mutex_destroy(&m->slab_list_lock);
 destroy_pool:
@@ -133,6 +139,9 @@ void as_machine_free(struct as_machine *m)
 {
 	if (!m)
 		return;
+	if (AS_UNLIKELY(m->file_maps || m->file_caches))
+		ENV_PANIC("as_machine_free: files are still mapped");
+	pthread_mutex_destroy(&m->files_lock);
 	for (unsigned i = MC_NR; i-- > 0;)
 		slab_cache_destroy(&m->caches[i]);
 	free(m->caches);
@@ -171,6 +180,8 @@ void as_machine_get_stats(struct as_machine *m, struct as_machine_stats *st)
 	st->user_frames = t.kind[page_kind_index(PG_ANON)] + t.kind[page_kind_index(PG_FILE)] +
 			  t.kind[page_kind_index(PG_SHMEM)];
 	st->reserved_frames = t.kind[page_kind_index(PG_RESERVED)];
+	st->open_files = (uint64_t)atomic_load(&m->nr_host_fds);
+	st->file_caches = (uint64_t)atomic_load(&m->nr_file_caches);
 	st->allocations = t.allocs;
 	st->failed_allocations = atomic_load(&m->failed_allocs);
 }

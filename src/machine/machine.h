@@ -92,6 +92,8 @@ enum {
 	PG_SWAPBACKED = 1u << 15,
 	PG_POISONED = 1u << 16,  /* debug builds: free frame filled with ENV_POISON_FREE,
 	                            verified when next allocated; the allocator's own bit */
+	PG_HOSTMAP = 1u << 17,   /* the frame's slot holds a shared host mapping of a file page
+	                            (file/); freeing the frame puts anonymous memory back */
 };
 #define PG_KIND_MASK (PG_SLAB | PG_PGTABLE | PG_ANON | PG_FILE | PG_SHMEM | PG_RESERVED)
 #define PG_ORDER_SHIFT 24
@@ -135,6 +137,8 @@ enum {
 };
 
 struct slab_cache;
+struct file_map;
+struct file_cache;
 
 /* Per-thread order-0 cache; definition private to machine/frames.c. */
 struct frame_tcache;
@@ -186,6 +190,20 @@ struct as_machine {
 	struct slab_cache *caches;     /* [I] array of MC_NR, see machine_cache_specs */
 	pthread_mutex_t slab_list_lock;
 	struct slab_cache *slab_list;  /* [L] slab_list_lock: every cache created on this machine */
+
+	/*
+	 * Files (file/ owns these; the machine only creates and destroys the
+	 * lock and checks the lists are empty at teardown). [F] files_lock.
+	 */
+	pthread_mutex_t files_lock;
+	struct file_map *file_maps;    /* [F] every open file regions map */
+	struct file_cache *file_caches;/* [F] every page cache object */
+	_Atomic int64_t nr_host_fds;   /* [A] host descriptors the file objects hold */
+	_Atomic int64_t nr_file_caches;/* [A] page cache objects alive */
+	_Atomic uint64_t file_seq;     /* [A] bumped when cached pages were taken away
+	                                  (truncation, hole punch): spaces compare it
+	                                  with their own to drop stale entries */
+	_Atomic uint64_t shmem_ino;    /* [A] last inode number given to a shmem object */
 };
 
 /*
@@ -198,6 +216,9 @@ enum machine_cache {
 	MC_MM,      /* struct as_mm */
 	MC_VMA,     /* struct vm_area */
 	MC_ANON,    /* struct anon_obj */
+	MC_FILE,    /* struct file_map */
+	MC_FCACHE,  /* struct file_cache */
+	MC_FNODE,   /* page cache index nodes (file/cache.c) */
 	MC_NR
 };
 struct machine_cache_spec {

@@ -10,6 +10,12 @@
  * regions, clean. A child region copied from one with anonymous pages gets
  * an object of its own whose parent is the original's, and from then on no
  * longer lends its object to merges (see vma_ops.c).
+ *
+ * File and shared regions: the child's region references the same
+ * file_map, so a shmem object (MAP_SHARED|MAP_ANONYMOUS) or a file's page
+ * cache stays one object shared by both. Their entries are copied only
+ * when the region also holds anonymous pages (a private file mapping
+ * written to); each page cache page then gains a reference and a mapping.
  */
 #include "mm.h"
 
@@ -42,7 +48,8 @@ static pte_t copy_one_pte(void *ctx, uint64_t va, pte_t *src_ptep)
 		pg = frame_page(m, pte_pfn(e));
 		frame_get(m, pte_pfn(e));
 		atomic_fetch_add_explicit(&pg->mapcount, 1, memory_order_relaxed);
-		pg->flags &= ~PG_ANON_EXCLUSIVE;
+		if (pg->flags & PG_ANON)
+			pg->flags &= ~PG_ANON_EXCLUSIVE;
 		mm_add_rss(c->child, mm_counter_of(pg), 1);
 	}
 	if (is_cow_mapping(c->v->flags) && (e & PTE_RW)) {
@@ -153,12 +160,16 @@ int as_mm_fork(struct as_mm *parent, struct as_mm **out)
 
 	if (!parent || !out)
 		return -EINVAL;
+	tlb_thread_quiesce();
 	rc = as_mm_new(parent->m, &child);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&parent->mmap_lock);
 	pthread_rwlock_wrlock(&child->mmap_lock);
 	inherit_mm_state(child, parent);
+	/* Copy no entry a page cache already took away. */
+	file_sync_mm(parent);
+	atomic_store(&child->file_seen, atomic_load(&parent->file_seen));
 	rc = dup_mmap(child, parent);
 	rss = (uint64_t)(atomic_load(&child->rss[MM_ANONPAGES]) + atomic_load(&child->rss[MM_FILEPAGES]) +
 			 atomic_load(&child->rss[MM_SHMEMPAGES]));

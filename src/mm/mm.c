@@ -4,6 +4,8 @@
  */
 #include "mm.h"
 
+#include "../file/file.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,6 +83,8 @@ static struct as_mm *mm_alloc(struct as_machine *m)
 		goto err_pgtable;
 	if (pthread_mutex_init(&mm->pt_lock, NULL) != 0)
 		goto err_rwlock;
+	if (pthread_mutex_init(&mm->tlb_lock, NULL) != 0)
+		goto err_ptlock;
 	vma_tree_init(&mm->tree);
 	mm->task_size = TASK_SIZE_MAX;
 	mm_default_rlimits(mm);
@@ -89,6 +93,8 @@ static struct as_mm *mm_alloc(struct as_machine *m)
 	atomic_init(&mm->holders, 1);
 	return mm;
 
+err_ptlock:
+	pthread_mutex_destroy(&mm->pt_lock);
 err_rwlock:
 	pthread_rwlock_destroy(&mm->mmap_lock);
 err_pgtable:
@@ -134,6 +140,8 @@ void as_mm_drop(struct as_mm *mm)
 		return;
 	ENV_BUG_ON(atomic_load(&mm->users) != 0);
 	pgtable_destroy(&mm->pt);
+	ENV_BUG_ON(mm->tlb_list != NULL);
+	pthread_mutex_destroy(&mm->tlb_lock);
 	pthread_mutex_destroy(&mm->pt_lock);
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	slab_free(machine_cache(mm->m, MC_MM), mm);
@@ -145,6 +153,7 @@ void as_mm_put(struct as_mm *mm)
 
 	if (!mm)
 		return;
+	tlb_thread_quiesce();
 	old = atomic_fetch_sub(&mm->users, 1);
 	ENV_BUG_ON(old <= 0);
 	if (old > 1)
@@ -175,8 +184,19 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 	ENV_BUG_ON(pfn >= m->nframes);
 	pg = frame_page(m, pfn);
 	mm_add_rss(mm, mm_counter_of(pg), -1);
+	/* A written page cache page stays dirty after its entry goes (zap_present_folio). */
+	if ((old & PTE_D) && !(pg->flags & PG_ANON))
+		__atomic_fetch_or(&pg->flags, PG_DIRTY, __ATOMIC_RELAXED);
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);
+}
+
+void mm_zap_range(struct as_mm *mm, uint64_t start, uint64_t end, bool free_tables)
+{
+	mm_flush_tlb_range(mm, start, end);
+	pthread_mutex_lock(&mm->pt_lock);
+	pgtable_zap_range(&mm->pt, start, end, free_tables, mm_release_pte, mm);
+	pthread_mutex_unlock(&mm->pt_lock);
 }
 
 void mm_exit_mmap(struct as_mm *mm)
@@ -184,13 +204,11 @@ void mm_exit_mmap(struct as_mm *mm)
 	struct vm_area *v;
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	pthread_mutex_lock(&mm->pt_lock);
+	mm_zap_range(mm, 0, mm->task_size, true);
 	while ((v = vma_first(&mm->tree)) != NULL) {
-		pgtable_zap_range(&mm->pt, v->start, v->end, true, mm_release_pte, mm);
 		vma_tree_erase(&mm->tree, v);
 		vma_free(mm, v);
 	}
-	pthread_mutex_unlock(&mm->pt_lock);
 	if (mm->committed) {
 		atomic_fetch_sub(&mm->m->committed_pages, mm->committed);
 		mm->committed = 0;
@@ -284,6 +302,7 @@ void as_mm_get_counters(struct as_mm *mm, struct as_mm_counters *out)
 	uint64_t rss, hw;
 
 	pthread_rwlock_rdlock(&mm->mmap_lock);
+	file_sync_mm(mm); /* RSS after what the page caches took away */
 	rss = rss_total(mm);
 	hw = atomic_load(&mm->hiwater_rss);
 	*out = (struct as_mm_counters){

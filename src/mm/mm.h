@@ -27,6 +27,7 @@
  *                       mmap-family calls take it for writing, faults and
  *                       views for reading;
  *   pt_lock (mutex)     page-table entries; taken inside mmap_lock;
+ *   tlb_lock (mutex)    the list of software TLB handles; taken alone;
  *   atomics             RSS and fault counters, users/holders.
  */
 #ifndef ASPACE_MM_H
@@ -96,6 +97,14 @@ struct as_mm {
 	struct rlimit rlim[RLIM_NLIMITS]; /* [W] */
 	uint64_t caps;                 /* [W] bitmask of 1 << CAP_xxx */
 
+	/* Software TLBs of the threads accessing this space (access/tlb.c). */
+	_Atomic uint64_t tlb_gen;      /* [A] bumped by every invalidation */
+	pthread_mutex_t tlb_lock;      /* protects tlb_list */
+	struct as_tlb *tlb_list;       /* [tlb_lock] registered handles */
+
+	_Atomic uint64_t file_seen;    /* [A] the machine's file_seq this space's entries
+	                                  reflect (file/: file_sync_mm) */
+
 	_Atomic int users;             /* [A] tasks using the space */
 	_Atomic int holders;           /* [A] references to the object; users count as one */
 };
@@ -103,6 +112,18 @@ struct as_mm {
 static inline bool mm_capable(const struct as_mm *mm, int cap)
 {
 	return mm->caps & (1ull << cap);
+}
+
+/*
+ * The floor of hints, searches and stack growth (Linux's mmap_min_addr:
+ * the larger of the sysctl and CONFIG_LSM_MMAP_MIN_ADDR). MAP_FIXED below
+ * the sysctl alone needs CAP_SYS_RAWIO.
+ */
+static inline uint64_t mm_min_addr(const struct as_mm *mm)
+{
+	const struct as_machine_config *c = &mm->m->cfg;
+
+	return c->mmap_min_addr > c->lsm_mmap_min_addr ? c->mmap_min_addr : c->lsm_mmap_min_addr;
 }
 
 static inline uint64_t mm_rlimit(const struct as_mm *mm, int resource)
@@ -134,9 +155,24 @@ void mm_vm_unacct(struct as_mm *mm, uint64_t pages) AS_INTERNAL;
 
 /*
  * Invalidate every thread's software TLB entries for [start, end) of the
- * space. Every removal or downgrade of a PTE calls it before returning.
+ * space and wait until no other thread can still use a host pointer it
+ * translated before (a TLB shootdown). Every removal or downgrade of a PTE
+ * calls it before returning, and before freeing the frames it unmapped.
  */
 void mm_flush_tlb_range(struct as_mm *mm, uint64_t start, uint64_t end) AS_INTERNAL;
+
+/*
+ * Mark the calling thread's software TLB handles idle: it holds no pointer
+ * it translated before. Every entry point that may block calls it first.
+ */
+void tlb_thread_quiesce(void) AS_INTERNAL;
+
+/*
+ * Remove every leaf of [start, end) and release its page: shoot down the
+ * TLBs first, then zap (freeing emptied tables when free_tables, which
+ * needs the mmap lock for writing). Takes the page-table lock.
+ */
+void mm_zap_range(struct as_mm *mm, uint64_t start, uint64_t end, bool free_tables) AS_INTERNAL;
 
 /*
  * Fault in [start, start + len) as MAP_POPULATE and mlock do (mm_populate),

@@ -74,9 +74,14 @@ static inline pte_t load_leaf(const pte_t *ep)
 	return __atomic_load_n(ep, __ATOMIC_RELAXED);
 }
 
+/*
+ * Leaves are published with release order: a walker that reads the entry
+ * without the page-table lock (acquire) sees the page's contents as they
+ * were when it was mapped (zeroed or copied).
+ */
 static inline void store_leaf(pte_t *ep, pte_t val)
 {
-	__atomic_store_n(ep, val, __ATOMIC_RELAXED);
+	__atomic_store_n(ep, val, __ATOMIC_RELEASE);
 }
 
 static inline int32_t live_count(const struct as_machine *m, pfn_t table)

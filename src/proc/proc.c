@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The x86-64 vsyscall page: the gate area every 64-bit process shows last. */
@@ -17,6 +18,9 @@
 
 /* Width the name column is padded to (25 + 6 * sizeof(void *) - 1). */
 #define MAPS_NAME_COLUMN 72
+
+/* Room for a file's path as maps prints it (PATH_MAX, newlines escaped). */
+#define NAME_MAX_LEN 8192
 
 struct map_line {
 	uint64_t start, end, flags, pgoff;
@@ -26,7 +30,7 @@ struct map_line {
 };
 
 /* The name Linux shows for a region: file, special mapping, heap, stack. */
-static const char *vma_name(const struct as_mm *mm, const struct vm_area *v)
+static const char *vma_name(const struct as_mm *mm, const struct vm_area *v, char *buf, size_t len)
 {
 	switch (v->special) {
 	case VMA_SPECIAL_VVAR:
@@ -39,8 +43,8 @@ static const char *vma_name(const struct as_mm *mm, const struct vm_area *v)
 		break;
 	}
 	if (v->file)
-		return v->file->path;
-	if (v->start <= mm->brk && v->end >= mm->start_brk)
+		return file_map_name(v->file, buf, len);
+	if (v->start < mm->brk && v->end > mm->start_brk)
 		return "[heap]";
 	if (v->start <= mm->start_stack && v->end >= mm->start_stack)
 		return "[stack]";
@@ -61,7 +65,9 @@ static void write_map_line(FILE *out, const struct map_line *l)
 	fputc('\n', out);
 }
 
-static void vma_map_line(const struct as_mm *mm, const struct vm_area *v, struct map_line *l)
+/* buf holds the name of a file region (NAME_MAX_LEN bytes). */
+static void vma_map_line(const struct as_mm *mm, const struct vm_area *v, struct map_line *l,
+			 char *buf)
 {
 	*l = (struct map_line){
 		.start = v->start,
@@ -71,7 +77,7 @@ static void vma_map_line(const struct as_mm *mm, const struct vm_area *v, struct
 		.dev_major = v->file ? v->file->dev_major : 0,
 		.dev_minor = v->file ? v->file->dev_minor : 0,
 		.ino = v->file ? v->file->ino : 0,
-		.name = vma_name(mm, v),
+		.name = vma_name(mm, v, buf, NAME_MAX_LEN),
 	};
 }
 
@@ -85,12 +91,13 @@ static const struct map_line gate_line = {
 int as_mm_write_maps(struct as_mm *mm, FILE *out)
 {
 	struct map_line l;
+	char name[NAME_MAX_LEN];
 
 	if (!mm || !out)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	vma_for_each(&mm->tree, v) {
-		vma_map_line(mm, v, &l);
+		vma_map_line(mm, v, &l, name);
 		write_map_line(out, &l);
 	}
 	pthread_rwlock_unlock(&mm->mmap_lock);
@@ -109,6 +116,16 @@ struct smaps_stats {
 	uint64_t pss, pss_dirty, pss_locked; /* << PSS_SHIFT */
 	const struct vm_area *v;
 	struct as_machine *m;
+	/* Pages of host files, whose dirtiness the host knows (resolved after the walk). */
+	struct host_page *host;
+	size_t nr_host, cap_host;
+};
+
+/* A mapped page of a host file waiting for the host's dirty flag. */
+struct host_page {
+	void *slot;
+	uint64_t pss;
+	bool fallback_dirty, private;
 };
 
 static void smaps_accumulate(struct smaps_stats *s, uint64_t pss, bool dirty, bool locked,
@@ -135,8 +152,9 @@ static int smaps_pte(void *ctx, uint64_t va, pte_t *ptep)
 	struct smaps_stats *s = ctx;
 	pte_t e = *ptep;
 	struct page *pg;
-	bool dirty, locked = s->v->flags & VM_LOCKED;
+	bool dirty, private, locked = s->v->flags & VM_LOCKED;
 	int32_t mapcount;
+	uint64_t pss;
 
 	/* The zero page and other special mappings have no page to count. */
 	if (!pte_present(e) || (e & PTE_SPECIAL))
@@ -152,12 +170,46 @@ static int smaps_pte(void *ctx, uint64_t va, pte_t *ptep)
 	if ((e & PTE_A) || (pg->flags & PG_REFERENCED))
 		s->referenced += PAGE_SIZE;
 	mapcount = atomic_load_explicit(&pg->mapcount, memory_order_relaxed);
-	if (atomic_load_explicit(&pg->refcount, memory_order_relaxed) == 1 || mapcount < 2) {
-		smaps_accumulate(s, PAGE_SIZE << PSS_SHIFT, dirty, locked, true);
+	private = atomic_load_explicit(&pg->refcount, memory_order_relaxed) == 1 || mapcount < 2;
+	pss = private ? PAGE_SIZE << PSS_SHIFT : (PAGE_SIZE << PSS_SHIFT) / (uint64_t)mapcount;
+	if ((pg->flags & PG_HOSTMAP) && s->nr_host < s->cap_host) {
+		/* The host's folio is dirty exactly when Linux's would be (writes, writeback). */
+		s->host[s->nr_host++] = (struct host_page){
+			.slot = frame_to_host(s->m, pte_pfn(e)),
+			.pss = pss,
+			.fallback_dirty = dirty,
+			.private = private,
+		};
 		return 0;
 	}
-	smaps_accumulate(s, (PAGE_SIZE << PSS_SHIFT) / (uint64_t)mapcount, dirty, locked, false);
+	smaps_accumulate(s, pss, dirty, locked, private);
 	return 0;
+}
+
+/* Account the deferred host file pages with the host's dirty flags (or ours, if it won't tell). */
+static void smaps_resolve_host(struct smaps_stats *s)
+{
+	bool locked = s->v->flags & VM_LOCKED;
+	unsigned *flags;
+	void **va;
+	bool known;
+
+	if (!s->nr_host)
+		return;
+	flags = calloc(s->nr_host, sizeof(*flags));
+	va = calloc(s->nr_host, sizeof(*va));
+	for (size_t i = 0; va && i < s->nr_host; i++)
+		va[i] = s->host[i].slot;
+	known = flags && va && env_host_page_flags(va, s->nr_host, flags) == 0;
+	for (size_t i = 0; i < s->nr_host; i++) {
+		const struct host_page *h = &s->host[i];
+		bool dirty = known && (flags[i] & ENV_HPF_PRESENT) ? (flags[i] & ENV_HPF_DIRTY) != 0
+								  : h->fallback_dirty;
+
+		smaps_accumulate(s, h->pss, dirty, locked, h->private);
+	}
+	free(flags);
+	free(va);
 }
 
 static void put_kb(FILE *out, const char *label, uint64_t bytes)
@@ -165,14 +217,17 @@ static void put_kb(FILE *out, const char *label, uint64_t bytes)
 	fprintf(out, "%-16s%8" PRIu64 " kB\n", label, bytes >> 10);
 }
 
-/* VmFlags mnemonics by bit number, as Linux prints them (bit order). */
+/*
+ * VmFlags mnemonics by bit number, as Linux prints them (bit order). This
+ * kernel has no CONFIG_MEM_SOFT_DIRTY, so VM_SOFTDIRTY (27) has none.
+ */
 static const char *const vmflag_names[64] = {
 	[0] = "rd",  [1] = "wr",  [2] = "ex",  [3] = "sh",  [4] = "mr",  [5] = "mw",
-	[6] = "me",  [7] = "ms",  [8] = "gd",  [9] = "um",  [10] = "pf", [12] = "uw",
+	[6] = "me",  [7] = "ms",  [8] = "gd",  [9] = "um",  [10] = "pf", [11] = "gu", [12] = "uw",
 	[13] = "lo", [14] = "io", [15] = "sr", [16] = "rr", [17] = "dc", [18] = "de",
 	[19] = "lf", [20] = "ac", [21] = "nr", [22] = "ht", [23] = "sf", [24] = "ar",
-	[25] = "wf", [26] = "dd", [27] = "sd", [28] = "mm", [29] = "hg", [30] = "nh",
-	[31] = "mg",
+	[25] = "wf", [26] = "dd", [28] = "mm", [29] = "hg", [30] = "nh", [31] = "mg",
+	[38] = "ui", [40] = "dp", [42] = "sl",
 };
 
 static void write_smaps_entry(FILE *out, const struct map_line *l, const struct smaps_stats *s)
@@ -212,11 +267,20 @@ static void write_smaps_region(struct as_mm *mm, const struct vm_area *v, FILE *
 {
 	struct smaps_stats s = { .v = v, .m = mm->m };
 	struct map_line l;
+	char name[NAME_MAX_LEN];
 
+	if (v->file && v->file->cache && v->file->cache->host) {
+		s.cap_host = (v->end - v->start) >> PAGE_SHIFT;
+		s.host = malloc(s.cap_host * sizeof(*s.host));
+		if (!s.host)
+			s.cap_host = 0; /* then our own dirty bits stand in for the host's */
+	}
 	pthread_mutex_lock(&mm->pt_lock);
 	pgtable_for_each(&mm->pt, v->start, v->end, smaps_pte, &s);
 	pthread_mutex_unlock(&mm->pt_lock);
-	vma_map_line(mm, v, &l);
+	smaps_resolve_host(&s);
+	free(s.host);
+	vma_map_line(mm, v, &l, name);
 	write_smaps_entry(out, &l, &s);
 }
 
@@ -225,6 +289,7 @@ int as_mm_write_smaps(struct as_mm *mm, FILE *out)
 	if (!mm || !out)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&mm->mmap_lock);
+	file_sync_mm(mm);
 	vma_for_each(&mm->tree, v)
 		write_smaps_region(mm, v, out);
 	pthread_rwlock_unlock(&mm->mmap_lock);

@@ -6,7 +6,10 @@
  */
 #include "sys.h"
 
+#include "../file/file.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <sys/mman.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -24,7 +27,22 @@
 #ifndef MAP_ABOVE4G
 #define MAP_ABOVE4G 0x80
 #endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21u << 26)
+#endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB (30u << 26)
+#endif
 #define MAP_TYPE_MASK 0x0f
+/* The flags MAP_SHARED silently ignores the rest of, and MAP_SHARED_VALIDATE checks (LEGACY_MAP_MASK). */
+#define LEGACY_MAP_MASK                                                                       \
+	(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | \
+	 MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE |         \
+	 MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT | MAP_ABOVE4G | MAP_HUGE_2MB |       \
+	 MAP_HUGE_1GB)
 #define PMD_SIZE (2ull << 20)
 #define SZ_4G (4ull << 30)
 #define MAP_32BIT_BASE 0x40000000ull
@@ -75,8 +93,8 @@ static int64_t unmapped_area(struct as_mm *mm, const struct unmapped_area_info *
 
 	if (length < info->length)
 		return -ENOMEM;
-	if (low < mm->m->cfg.mmap_min_addr)
-		low = mm->m->cfg.mmap_min_addr;
+	if (low < mm_min_addr(mm))
+		low = mm_min_addr(mm);
 	for (;;) {
 		if (high == 0 || !vma_empty_area(&mm->tree, low, high - 1, length, &found))
 			return -ENOMEM;
@@ -108,8 +126,8 @@ static int64_t unmapped_area_topdown(struct as_mm *mm, const struct unmapped_are
 
 	if (length < info->length)
 		return -ENOMEM;
-	if (low < mm->m->cfg.mmap_min_addr)
-		low = mm->m->cfg.mmap_min_addr;
+	if (low < mm_min_addr(mm))
+		low = mm_min_addr(mm);
 	for (;;) {
 		if (high == 0 || !vma_empty_area_rev(&mm->tree, low, high - 1, length, &last))
 			return -ENOMEM;
@@ -211,40 +229,59 @@ static int64_t mm_get_area(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 }
 
 /*
- * Large anonymous mappings are placed on a PMD boundary so that they can
- * hold huge pages (__thp_get_unmapped_area): search for len + 2 MiB and
- * align inside it. 0 when that fails, and the caller searches plainly.
+ * Large anonymous mappings, and mappings of files whose filesystem asks for
+ * it (ext4, xfs, private /dev/zero), are placed so that the address is
+ * congruent to the file offset `off` modulo 2 MiB, so that they can hold
+ * huge pages (__thp_get_unmapped_area): search for len + 2 MiB and align
+ * inside it. A free hint is kept as it is. 0 when the range holds no whole
+ * aligned 2 MiB or the search fails, and the caller searches plainly.
  */
-static int64_t thp_get_area(struct as_mm *mm, uint64_t len, uint64_t flags)
+static int64_t thp_get_area(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t off,
+			    uint64_t flags)
 {
+	uint64_t off_end = off + len, off_align = (off + PMD_SIZE - 1) & ~(PMD_SIZE - 1);
 	uint64_t len_pad = len + PMD_SIZE, sub;
 	int64_t r;
 
-	if (len < PMD_SIZE || len_pad < len)
+	if (off_align < off || off_end <= off_align || off_end - off_align < PMD_SIZE)
 		return 0;
-	r = mm_get_area(mm, 0, len_pad, flags);
+	if (len_pad < len || off + len_pad < off)
+		return 0;
+	r = mm_get_area(mm, addr, len_pad, flags);
 	if (r < 0)
 		return 0;
-	sub = (0 - (uint64_t)r) & (PMD_SIZE - 1);
+	if ((uint64_t)r == addr)
+		return r;
+	sub = (off - (uint64_t)r) & (PMD_SIZE - 1);
 	if (mm->topdown && !sub)
 		return r + (int64_t)PMD_SIZE;
 	return r + (int64_t)sub;
 }
 
 /*
- * Linux's __get_unmapped_area for anonymous memory: where a mapping of len
- * bytes goes, or -ENOMEM/-EINVAL/-EPERM.
+ * Linux's __get_unmapped_area: where a mapping of len bytes of `file` at
+ * page offset pgoff (NULL: anonymous memory) goes, or -ENOMEM/-EINVAL/-EPERM.
+ * A file's own get_unmapped_area decides first: ext4/xfs files and private
+ * /dev/zero align to 2 MiB by offset (thp_get_unmapped_area); tmpfs files,
+ * shared /dev/zero and shared anonymous memory use shmem's, which places
+ * plainly while shmem huge pages are off (shmem_enabled "never", as here).
  */
-int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
-				 uint64_t flags)
+int64_t sys_get_unmapped_area_file(struct as_mm *mm, const struct file_map *file, uint64_t addr,
+				   uint64_t len, uint64_t pgoff, uint64_t flags)
 {
 	int64_t r = 0;
 
 	if (len > mm->task_size)
 		return -ENOMEM;
-	if (!file && !(flags & MAP_SHARED) && !addr && !(len & (PMD_SIZE - 1)) &&
-	    mm->m->cfg.thp_align_anon)
-		r = thp_get_area(mm, len, flags);
+	if (file) {
+		bool shmem = file->shmem_area || (file->kind == FILE_DEVZERO && (flags & MAP_SHARED));
+
+		if (file->thp_align && !shmem)
+			r = thp_get_area(mm, addr, len, pgoff << PAGE_SHIFT, flags);
+	} else if (!(flags & MAP_SHARED) && !addr && !(len & (PMD_SIZE - 1)) &&
+		   mm->m->cfg.thp_align_anon) {
+		r = thp_get_area(mm, 0, len, 0, flags);
+	}
 	if (r == 0)
 		r = mm_get_area(mm, addr, len, flags);
 	if (r < 0)
@@ -258,6 +295,15 @@ int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64
 	if (addr < mm->m->cfg.mmap_min_addr && !mm_capable(mm, MM_CAP_SYS_RAWIO))
 		return -EPERM;
 	return r;
+}
+
+int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
+			      uint64_t flags)
+{
+	/* Callers that can't name the file: placement as for a file without a get_unmapped_area. */
+	static const struct file_map plain_file = { .kind = FILE_STANDIN };
+
+	return sys_get_unmapped_area_file(mm, file ? &plain_file : NULL, addr, len, 0, flags);
 }
 
 /* ---- commit accounting and limits ---- */
@@ -317,10 +363,7 @@ void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u)
 
 	if (!v)
 		return;
-	pthread_mutex_lock(&mm->pt_lock);
-	pgtable_zap_range(&mm->pt, u->start, u->end, true, mm_release_pte, mm);
-	pthread_mutex_unlock(&mm->pt_lock);
-	mm_flush_tlb_range(mm, u->start, u->end);
+	mm_zap_range(mm, u->start, u->end, true);
 	for (; v && v->start < u->end; v = next) {
 		next = vma_next(v);
 		mm_stat_account(mm, v->flags, -(int64_t)((v->end - v->start) >> PAGE_SHIFT));
@@ -389,12 +432,43 @@ bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes)
 }
 
 /*
- * Create the region [addr, addr + len) with `flags` (Linux's __mmap_region):
- * unmap what it overlaps, check the limits, charge the commit, then merge
- * with a neighbour or insert a new region.
+ * What the file's mmap_prepare says about a new region of it (after the
+ * limits and the commit charge, before anything is unmapped, as in Linux's
+ * __mmap_region): ext4 and xfs refuse MAP_SYNC without DAX; a shared
+ * mapping of /dev/zero or anonymous memory gets a new shmem object
+ * (shmem_zero_setup), which *file then names; the first shared writable
+ * mapping of a host file makes the cache's slots writable. 0 or -errno.
  */
-static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t flags,
-			   uint64_t pgoff)
+static int mmap_prepare_file(struct as_mm *mm, struct file_map **file, uint64_t len,
+			     uint64_t flags)
+{
+	struct file_map *f = *file;
+	int rc;
+
+	if (f && f->mmap_sync && (flags & VM_SYNC))
+		return -EOPNOTSUPP;
+	if ((!f || f->kind == FILE_DEVZERO) && (flags & VM_SHARED)) {
+		rc = file_map_new_shmem(mm->m, len, file);
+		return rc;
+	}
+	if (f && f->cache && (flags & VM_SHARED)) {
+		rc = file_map_prepare_shared_write(f);
+		if (rc)
+			return -ENOMEM;
+	}
+	if (f)
+		file_map_get(f);
+	return 0;
+}
+
+/*
+ * Create the region [addr, addr + len) of `file` (NULL: anonymous memory)
+ * with `flags` (Linux's __mmap_region): unmap what it overlaps, check the
+ * limits, charge the commit, let the file prepare, then merge with a
+ * neighbour or insert a new region.
+ */
+static int64_t mmap_region(struct as_mm *mm, struct file_map *file, uint64_t addr, uint64_t len,
+			   uint64_t flags, uint64_t pgoff)
 {
 	uint64_t end = addr + len, pages = len >> PAGE_SHIFT, charged = 0;
 	struct unmap_gather u;
@@ -416,10 +490,15 @@ static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 		charged = pages - u.nr_accounted;
 		if (charged && mm_vm_enough_memory(mm, charged) != 0)
 			goto err_free;
-		/* The old regions' charge carries over to the new one. */
-		u.nr_accounted = 0;
 		flags |= VM_ACCOUNT;
 	}
+	/* The region's own reference on its file (or a new shmem object). */
+	rc = mmap_prepare_file(mm, &file, len, flags);
+	if (rc)
+		goto err_unacct;
+	/* The old regions' charge carries over to the new one. */
+	if (flags & VM_ACCOUNT)
+		u.nr_accounted = 0;
 
 	/* Commit. */
 	sys_unmap_commit(mm, &u);
@@ -429,6 +508,7 @@ static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 		.end = end,
 		.pgoff = pgoff,
 		.flags = flags,
+		.file = file,
 	};
 	g.next = vma_find(&mm->tree, end);
 	if (g.next && g.next->start != end)
@@ -439,12 +519,14 @@ static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 	v = vma_merge_new_range(&g);
 	if (v) {
 		vma_free(mm, fresh);
+		file_map_put(file); /* the region it joined holds one already */
 	} else {
 		v = fresh;
 		v->start = addr;
 		v->end = end;
 		v->pgoff = pgoff;
 		v->flags = flags;
+		v->file = file;
 		vma_tree_insert(&mm->tree, v);
 	}
 	mm_stat_account(mm, flags, (int64_t)pages);
@@ -456,17 +538,77 @@ static int64_t mmap_region(struct as_mm *mm, uint64_t addr, uint64_t len, uint64
 	}
 	return (int64_t)addr;
 
+err_unacct:
+	if (charged)
+		mm_vm_unacct(mm, charged);
 err_free:
 	vma_free(mm, fresh);
 	return rc;
 }
 
+/* file_mmap_ok: may [pgoff, pgoff + len) of the file be mapped at all? */
+static bool file_mmap_ok(const struct file_map *f, uint64_t pgoff, uint64_t len)
+{
+	uint64_t maxsize = f->max_size;
+
+	if (maxsize && len > maxsize)
+		return false;
+	maxsize -= len;
+	return pgoff <= maxsize >> PAGE_SHIFT;
+}
+
 /*
- * Linux's do_mmap for anonymous memory; returns the address or -errno, and
- * in *populate the bytes to fault in after the lock is dropped.
+ * do_mmap's checks of a file mapping against the open file, in Linux's
+ * order; 0 with *vm_flags and *flags adjusted, or -errno.
  */
-static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
-		       uint64_t pgoff, uint64_t *populate)
+static int mmap_check_file(const struct file_map *f, uint64_t prot, uint64_t *flags,
+			   uint64_t *vm_flags, uint64_t pgoff, uint64_t len)
+{
+	uint64_t mask = LEGACY_MAP_MASK | (f->mmap_sync ? MAP_SYNC : 0);
+
+	if (!file_mmap_ok(f, pgoff, len))
+		return -EOVERFLOW;
+	switch (*flags & MAP_TYPE_MASK) {
+	case MAP_SHARED:
+		/* Unknown flags are ignored with MAP_SHARED, refused with MAP_SHARED_VALIDATE. */
+		*flags &= LEGACY_MAP_MASK;
+		/* fallthrough */
+	case MAP_SHARED_VALIDATE:
+		if (*flags & ~mask)
+			return -EOPNOTSUPP;
+		if ((prot & PROT_WRITE) && !f->writable)
+			return -EACCES;
+		if (f->append_only && f->writable)
+			return -EACCES;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		/* Read-only shared: never writable, not even by a later mprotect. */
+		if (!f->writable)
+			*vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+		/* fallthrough */
+	case MAP_PRIVATE:
+		if (!f->readable)
+			return -EACCES;
+		if (f->noexec) {
+			if (*vm_flags & VM_EXEC)
+				return -EPERM;
+			*vm_flags &= ~VM_MAYEXEC;
+		}
+		if (f->kind == FILE_NOMMAP)
+			return -ENODEV;
+		if (*vm_flags & VM_GROWSDOWN)
+			return -EINVAL;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Linux's do_mmap for a file (NULL: anonymous memory); returns the address
+ * or -errno, and in *populate the bytes to fault in after the lock is dropped.
+ */
+static int64_t do_mmap(struct as_mm *mm, struct file_map *file, uint64_t addr, uint64_t len,
+		       uint64_t prot, uint64_t flags, uint64_t pgoff, uint64_t *populate)
 {
 	uint64_t vm_flags;
 	int64_t r;
@@ -479,8 +621,8 @@ static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t p
 	if (!(flags & MAP_FIXED)) {
 		/* round_hint_to_min */
 		addr &= PAGE_MASK;
-		if (addr && addr < mm->m->cfg.mmap_min_addr)
-			addr = PAGE_ALIGN(mm->m->cfg.mmap_min_addr);
+		if (addr && addr < mm_min_addr(mm))
+			addr = PAGE_ALIGN(mm_min_addr(mm));
 	}
 	len = PAGE_ALIGN(len);
 	if (!len)
@@ -492,7 +634,7 @@ static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t p
 	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm->def_flags | VM_MAYREAD |
 		   VM_MAYWRITE | VM_MAYEXEC;
 
-	r = sys_get_unmapped_area(mm, false, addr, len, flags);
+	r = sys_get_unmapped_area_file(mm, file, addr, len, pgoff, flags);
 	if (r < 0)
 		return r;
 	addr = (uint64_t)r;
@@ -503,22 +645,39 @@ static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t p
 	if (!sys_mlock_future_ok(mm, vm_flags, len))
 		return -EAGAIN;
 
+	if (file) {
+		int rc = mmap_check_file(file, prot, &flags, &vm_flags, pgoff, len);
+
+		if (rc)
+			return rc;
+		goto checked;
+	}
 	switch (flags & MAP_TYPE_MASK) {
 	case MAP_SHARED:
 		if (vm_flags & VM_GROWSDOWN)
 			return -EINVAL;
-		/* Shared anonymous memory arrives with the shmem issue. */
-		return -ENOSYS;
+		/* A shmem object of its own (mmap_region); its offsets start at 0. */
+		pgoff = 0;
+		vm_flags |= VM_SHARED | VM_MAYSHARE;
+		break;
+	case MAP_DROPPABLE:
+		/* Droppable memory is never locked, stacked, copied, dumped or reserved. */
+		if ((flags & MAP_LOCKED) || (vm_flags & VM_GROWSDOWN))
+			return -EINVAL;
+		vm_flags |= VM_DROPPABLE | VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
+		pgoff = addr >> PAGE_SHIFT;
+		break;
 	case MAP_PRIVATE:
 		pgoff = addr >> PAGE_SHIFT;
 		break;
 	default:
 		return -EINVAL;
 	}
+checked:
 	if ((flags & MAP_NORESERVE) && mm->m->cfg.overcommit_memory != 2)
 		vm_flags |= VM_NORESERVE;
 
-	r = mmap_region(mm, addr, len, vm_flags, pgoff);
+	r = mmap_region(mm, file, addr, len, vm_flags, pgoff);
 	if (r >= 0 && ((vm_flags & VM_LOCKED) || (flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE))
 		*populate = len;
 	return r;
@@ -527,19 +686,35 @@ static int64_t do_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t p
 long sys_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
 	      uint64_t fd, uint64_t off)
 {
+	struct file_map *file = NULL;
 	uint64_t populate;
 	int64_t r;
 
 	if (off & ~PAGE_MASK)
 		return -EINVAL;
-	if (!(flags & MAP_ANONYMOUS))
-		return -ENOSYS; /* file mappings arrive with the file issue */
-	if (flags & MAP_HUGETLB)
+	if (!(flags & MAP_ANONYMOUS)) {
+		/* fget takes the descriptor as an unsigned int. */
+		unsigned int nr = (unsigned int)fd;
+		int rc;
+
+		if (nr > INT_MAX)
+			return -EBADF;
+		rc = file_map_open(mm->m, (int)nr, &file);
+		if (rc)
+			return rc == -EBADF ? -EBADF : -ENOMEM;
+		if (flags & MAP_HUGETLB) {
+			file_map_put(file); /* not a hugetlbfs file */
+			return -EINVAL;
+		}
+	} else if (flags & MAP_HUGETLB) {
 		return -ENOMEM; /* no huge pages are reserved, as on a default kernel */
+	}
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	r = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
+	file_sync_mm(mm);
+	r = do_mmap(mm, file, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
+	file_map_put(file);
 	if (r >= 0 && populate)
 		mm_populate(mm, (uint64_t)r, populate);
 	return r;

@@ -63,7 +63,8 @@ static int check_params(struct remap *r)
 		return -EINVAL;
 	if (r->addr + r->old_len > r->new_addr && r->new_addr + r->new_len > r->addr)
 		return -EINVAL;
-	if (mm->tree.count + 3 >= mm->m->cfg.max_map_count)
+	/* A move may split two regions before it unmaps anything: keep room. */
+	if (mm->tree.count + 2 >= mm->m->cfg.max_map_count - 3)
 		return -ENOMEM;
 	return 0;
 }
@@ -366,18 +367,17 @@ static int64_t move_region(struct remap *r)
 	stat_account(r, n, r->new_len);
 	if (r->flags & MREMAP_DONTUNMAP) {
 		/*
-		 * The source stays mapped, empty, and stops being locked or
-		 * charged. Linux leaves locked_vm and the old charge as they
-		 * were here; aspace keeps both equal to what its regions
-		 * hold (VmLck and Committed_AS differ after such a move).
+		 * The source stays mapped, empty, no longer locked; it keeps
+		 * its charge (VM_ACCOUNT), and the destination was charged
+		 * anew. Linux leaves locked_vm as it was here; aspace keeps it
+		 * equal to what its regions hold (VmLck differs after such a
+		 * move of a locked region).
 		 */
 		uint64_t pages = (v->end - v->start) >> PAGE_SHIFT;
 
 		if (v->flags & VM_LOCKED)
 			mm->locked_vm -= pages;
-		if (v->flags & VM_ACCOUNT)
-			mm_vm_unacct(mm, pages);
-		v->flags &= ~(VM_LOCKED | VM_LOCKONFAULT | VM_ACCOUNT);
+		v->flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
 		if (n != v && v->start == r->addr && v->end == r->addr + r->old_len) {
 			anon_obj_put(mm, v->anon);
 			v->anon = NULL;

@@ -32,6 +32,15 @@ int sys_do_munmap(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
  */
 int64_t sys_get_unmapped_area(struct as_mm *mm, bool file, uint64_t addr, uint64_t len,
 			      uint64_t flags) AS_INTERNAL;
+/*
+ * The same for a mapping of `file` at page offset pgoff (NULL: anonymous
+ * memory): the file's own placement rules (2 MiB alignment by offset for
+ * ext4/xfs files and private /dev/zero) apply. mremap of a file region
+ * passes the region's file and the offset of the moved part.
+ */
+struct file_map;
+int64_t sys_get_unmapped_area_file(struct as_mm *mm, const struct file_map *file, uint64_t addr,
+				   uint64_t len, uint64_t pgoff, uint64_t flags) AS_INTERNAL;
 bool sys_can_do_mlock(struct as_mm *mm) AS_INTERNAL;
 bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes) AS_INTERNAL;
 

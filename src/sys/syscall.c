@@ -10,6 +10,7 @@ long as_syscall(struct as_mm *mm, long nr, uint64_t a0, uint64_t a1, uint64_t a2
 	(void)a5;
 	if (!mm)
 		return -EINVAL;
+	tlb_thread_quiesce();
 	switch (nr) {
 	case SYS_brk:
 		return sys_brk(mm, a0);

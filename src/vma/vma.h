@@ -18,7 +18,7 @@
  *  - each node's gap_before equals its gap-before, and its subtree_gap
  *    the largest gap-before among the regions of its subtree; red-black
  *    properties hold; parent pointers match the child links;
- *  - count equals the number of nodes.
+ *  - count equals the number of nodes; last is the highest region.
  *
  * Locking: the tree belongs to one space and is protected by its mmap lock:
  * readers (faults, lookups) hold it for reading, writers (every change) for
@@ -66,6 +66,12 @@
 #define VM_HUGEPAGE 0x20000000ull
 #define VM_NOHUGEPAGE 0x40000000ull
 #define VM_MERGEABLE 0x80000000ull
+#define VM_UFFD_MINOR (1ull << 38)
+#define VM_DROPPABLE (1ull << 40)
+#define VM_SEALED (1ull << 42)
+
+/* Flags that never stop two regions from merging. */
+#define VM_IGNORE_MERGE (VM_SOFTDIRTY | VM_MAYBE_GUARD)
 
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 #define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)

@@ -130,7 +130,7 @@ static bool anon_compatible(const struct vma_merge *g, const struct vm_area *tgt
 /* Same flags, file and special kind, so that the two could be one region. */
 static bool attrs_mergeable(const struct vma_merge *g, const struct vm_area *tgt)
 {
-	return !((tgt->flags ^ g->flags) & ~VM_SOFTDIRTY) && tgt->file == g->file &&
+	return !((tgt->flags ^ g->flags) & ~VM_IGNORE_MERGE) && tgt->file == g->file &&
 	       tgt->special == g->special && anon_compatible(g, tgt);
 }
 

@@ -35,6 +35,9 @@ void t_assert_machine_clean(struct as_machine *m)
 	as_machine_drain(m);
 	t_assert_machine_ok(m);
 	as_machine_get_stats(m, &st);
+	if (st.open_files != 0 || st.file_caches != 0)
+		fail_msg("file objects leaked: %llu host descriptors, %llu page caches still held",
+			 (unsigned long long)st.open_files, (unsigned long long)st.file_caches);
 	if (st.free_frames + st.reserved_frames != st.total_frames)
 		fail_msg("frames leaked: total %llu free %llu reserved %llu slab %llu pgtable %llu user %llu",
 			 (unsigned long long)st.total_frames, (unsigned long long)st.free_frames,

@@ -1,6 +1,7 @@
 /* aspace — the command: subcommands over the library. */
 #include "cmd.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,21 +11,37 @@ struct subcommand {
 	const char *summary;
 };
 
+/*
+ * The subcommands, in the order `aspace help` lists them. Hooks for what
+ * comes later: the proof issue adds { "diff", cmd_diff, ... }, { "trace",
+ * cmd_trace, ... } and { "replay", cmd_replay, ... } (declared in cmd.h,
+ * defined in their own cmd_*.c); `report` and the views then take a
+ * replay LOG wherever they take a SCRIPT (see report.c's data model); a
+ * later `bench` goes here too.
+ */
 static const struct subcommand subcommands[] = {
+	{ "run", cmd_run, "run a scenario script (`aspace run --help` for the language)" },
+	{ "maps", cmd_maps, "a process's /proc/PID/maps at any step of a script" },
+	{ "stats", cmd_stats, "a process's counters and layout, and the machine's memory, at any step" },
+	{ "pagetable", cmd_pagetable, "the page-table walk of an address at any step" },
+	{ "report", cmd_report, "a self-contained HTML report of a script's run" },
 	{ "demo", cmd_demo, "a narrated tour of what aspace simulates" },
 	{ "machine", cmd_machine, "create a machine and show its physical memory" },
 };
+
+#define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: aspace COMMAND [ARGS...]\n\n"
 		     "Linux's process address space, simulated in user space.\n\n"
 		     "commands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (size_t i = 0; i < NSUB; i++)
 		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(out, "  %-10s %s\n", "help", "this text; `aspace COMMAND --help` for one command");
+	fprintf(out, "  %-10s %s\n", "help", "this text; `aspace help COMMAND` or `aspace COMMAND --help` for one");
 	fprintf(out, "  %-10s %s\n", "version", "print the library version");
-	fprintf(out, "\nexit status: 0 success, 1 a check failed, 2 usage or input error\n");
+	fprintf(out, "\nReporting commands take --json. See aspace(1) and docs/COMMAND.md.\n"
+		     "exit status: 0 success, 1 a check or expectation failed, 2 usage or input error\n");
 }
 
 int tool_fail(const char *what, long rc)
@@ -33,13 +50,56 @@ int tool_fail(const char *what, long rc)
 	return EXIT_CHECK;
 }
 
+int tool_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "aspace %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try `aspace %s --help`)\n", cmd);
+	return EXIT_USAGE;
+}
+
+int tool_print_json(json_t *j, FILE *out)
+{
+	int rc = json_dumpf(j, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	fputc('\n', out);
+	fflush(out);
+	return rc || ferror(out) ? EXIT_CHECK : EXIT_OK;
+}
+
+static const struct subcommand *find(const char *name)
+{
+	for (size_t i = 0; i < NSUB; i++)
+		if (!strcmp(name, subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const struct subcommand *sc;
+
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc > 2) {
+			char help[] = "--help";
+			char *sub_argv[] = { argv[2], help, NULL };
+
+			sc = find(argv[2]);
+			if (!sc) {
+				fprintf(stderr, "aspace: unknown command '%s' (try `aspace help`)\n", argv[2]);
+				return EXIT_USAGE;
+			}
+			return sc->run(2, sub_argv);
+		}
 		usage(stdout);
 		return EXIT_OK;
 	}
@@ -47,9 +107,12 @@ int main(int argc, char **argv)
 		printf("aspace %s\n", as_version());
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "aspace: unknown command '%s' (try `aspace help`)\n", argv[1]);
+	sc = find(argv[1]);
+	if (sc)
+		return sc->run(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		fprintf(stderr, "aspace: unknown option '%s' (try `aspace help`)\n", argv[1]);
+	else
+		fprintf(stderr, "aspace: unknown command '%s' (try `aspace help`)\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -32,7 +32,7 @@ struct orc_kslot {
 #define ORC_ALTSTACK_SIZE (64u * 1024)
 #define ORC_STACK_TOUCH (256u * 1024)
 
-/* Messages on the pipes: child -> parent, then parent -> child. */
+/* Messages on the socket pair: child -> parent, then parent -> child. */
 #define ORC_MSG_READY 'R'  /* set up; before snapshot may be taken */
 #define ORC_MSG_DONE 'D'   /* one op done */
 #define ORC_MSG_GO 'G'     /* parent has looked; go on */
@@ -44,7 +44,7 @@ struct orc_kslot {
 struct orc_kshared {
 	uint32_t nops;                     /* [P] */
 	uint32_t unprivileged;             /* [P] */
-	int32_t to_parent, from_parent;    /* [P] the child's pipe ends */
+	int32_t to_parent, from_parent;    /* [P] the child's end of the socket pair (both) */
 	struct orc_op ops[ORC_MAX_OPS];    /* [P] */
 
 	uint64_t brk;                      /* [C] brk(0) before the first op */
@@ -75,7 +75,6 @@ enum orc_child_step {
 	ORC_STEP_SETGID,
 	ORC_STEP_SETUID,
 	ORC_STEP_RLIMIT,
-	ORC_STEP_PIPE,
 };
 
 /* ---- smaps text ---- */
@@ -114,6 +113,9 @@ void orc_resolve_args(const struct orc_op *op, const int64_t *results, size_t nr
 
 /* Check a sequence: kinds valid, references to earlier ops. 0 or -1 with msg. */
 int orc_validate(const struct orc_op *ops, size_t n, char *msg, size_t len);
+
+/* Free what a record holds. */
+void orc_rec_free(struct orc_rec *r);
 
 /* Was orc_init able to turn randomization off? */
 bool orc_layout_fixed(void);

@@ -1,10 +1,12 @@
 /*
  * The kernel side, parent half: fork a child that runs the sequence
- * (kernel_child.c), and after every op, while the child waits on a pipe,
+ * (kernel_child.c), and after every op, while the child waits on a socket,
  * read its /proc/PID/maps and /proc/PID/smaps. Reading from the parent
  * keeps the child free of buffers that would fault or grow its RSS.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "internal.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,7 +230,6 @@ static const char *const step_names[] = {
 	[ORC_STEP_SETGID] = "setgid(65534)",
 	[ORC_STEP_SETUID] = "setuid(65534)",
 	[ORC_STEP_RLIMIT] = "prlimit64",
-	[ORC_STEP_PIPE] = "pipe",
 };
 
 /* Explain how the child ended. */
@@ -240,7 +242,7 @@ static void describe_exit(struct orc_trace *t, const struct orc_kshared *ks, int
 	else
 		snprintf(where, sizeof(where), "at op %u", ks->cur_op);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 96) {
-		uint32_t s = ks->setup_step < AS_ARRAY_SIZE_ORC(step_names) ? ks->setup_step : 0;
+		uint32_t s = ks->setup_step < sizeof(step_names) / sizeof(step_names[0]) ? ks->setup_step : 0;
 
 		snprintf(t->error, sizeof(t->error), "kernel child setup failed: %s: %s", step_names[s],
 			 strerror((int)-ks->setup_err));
@@ -287,7 +289,7 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	struct orc_opts defaults;
 	struct orc_kshared *ks;
 	size_t size, done = 0;
-	int to_parent[2] = { -1, -1 }, from_parent[2] = { -1, -1 };
+	int sv[2] = { -1, -1 }; /* [0] the parent's end, [1] the child's */
 	int status = 0, rc = -1;
 	bool reaped = false;
 	long deadline;
@@ -306,6 +308,7 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		snprintf(t->error, sizeof(t->error), "out of memory");
 		return -1;
 	}
+	t->nalloc = n;
 	size = offsetof(struct orc_kshared, slots) + n * sizeof(struct orc_kslot);
 	size = (size + 4095) & ~(size_t)4095;
 	ks = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -318,27 +321,27 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	if (n)
 		memcpy(ks->ops, ops, n * sizeof(*ops));
 	t->unprivileged = o->unprivileged;
-	if (pipe2(to_parent, O_CLOEXEC) || pipe2(from_parent, O_CLOEXEC)) {
-		snprintf(t->error, sizeof(t->error), "pipe: %s", strerror(errno));
-		goto out_pipes;
+	/* A socket pair rather than pipes: writing to a dead child must not raise SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		snprintf(t->error, sizeof(t->error), "socketpair: %s", strerror(errno));
+		goto out_fds;
 	}
-	ks->to_parent = to_parent[1];
-	ks->from_parent = from_parent[0];
+	ks->to_parent = sv[1];
+	ks->from_parent = sv[1];
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(t->error, sizeof(t->error), "fork: %s", strerror(errno));
-		goto out_pipes;
+		goto out_fds;
 	}
 	if (pid == 0)
 		orc_child_main(ks);
-	close(to_parent[1]);
-	close(from_parent[0]);
-	to_parent[1] = from_parent[0] = -1;
+	close(sv[1]);
+	sv[1] = -1;
 
 	deadline = now_ms() + (o->timeout_ms ? o->timeout_ms : 10000);
 	for (;;) {
-		int w = wait_msg(to_parent[0], deadline, &c);
+		int w = wait_msg(sv[0], deadline, &c);
 		struct orc_rec *r;
 
 		if (w < 0) {
@@ -368,9 +371,9 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		if (done > 0)
 			copy_slot(r, &ks->slots[done - 1]);
 		done++;
-		if (write(from_parent[1], "G", 1) != 1) {
+		if (send(sv[0], "G", 1, MSG_NOSIGNAL) != 1) {
 			kill(pid, SIGKILL);
-			snprintf(t->error, sizeof(t->error), "write to the child: %s", strerror(errno));
+			snprintf(t->error, sizeof(t->error), "send to the child: %s", strerror(errno));
 			break;
 		}
 	}
@@ -383,18 +386,15 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	}
 	rc = t->error[0] ? -1 : 0;
 
-out_pipes:
-	for (int i = 0; i < 2; i++) {
-		if (to_parent[i] >= 0)
-			close(to_parent[i]);
-		if (from_parent[i] >= 0)
-			close(from_parent[i]);
-	}
+out_fds:
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
 	munmap(ks, size);
 	return rc;
 }
 
-static void rec_free(struct orc_rec *r)
+void orc_rec_free(struct orc_rec *r)
 {
 	free(r->maps);
 	free(r->smaps);
@@ -407,11 +407,11 @@ void orc_trace_free(struct orc_trace *t)
 {
 	if (!t)
 		return;
-	rec_free(&t->before);
+	orc_rec_free(&t->before);
 	if (t->rec) {
 		/* rec has room for every op asked, whether or not it ran. */
-		for (size_t i = 0; i < t->nops; i++)
-			rec_free(&t->rec[i]);
+		for (size_t i = 0; i < t->nalloc; i++)
+			orc_rec_free(&t->rec[i]);
 	}
 	free(t->rec);
 	memset(t, 0, sizeof(*t));

@@ -19,7 +19,9 @@
  * faulting instruction the SIGSEGV/SIGBUS handler recognizes: it records
  * the signal and resumes at a fixup that makes the primitive return -1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "internal.h"
 
 #include <errno.h>
@@ -360,7 +362,6 @@ CHILD void orc_child_main(struct orc_kshared *ks)
 	long rc;
 
 	g_ks = ks;
-	sc(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
 	rc = sc(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
 	if (rc)
 		setup_failed(ks, ORC_STEP_PRCTL, rc);
@@ -376,6 +377,8 @@ CHILD void orc_child_main(struct orc_kshared *ks)
 		if (rc)
 			setup_failed(ks, ORC_STEP_SETUID, rc);
 	}
+	/* After the credential change, which clears it. */
+	sc(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
 	for (int r = 0; r < 16; r++) {
 		uint64_t lim[2];
 

@@ -188,7 +188,8 @@ struct orc_rec {
 struct orc_trace {
 	size_t nops;             /* ops run (fewer than asked when the side stopped early) */
 	struct orc_rec before;   /* the state before the first op */
-	struct orc_rec *rec;     /* nops records */
+	struct orc_rec *rec;     /* nops records (room for nalloc) */
+	size_t nalloc;
 	/* The kernel child's state before the first op, for the aspace side. */
 	uint64_t brk, start_brk, start_stack, start_code, end_code, start_data, end_data;
 	uint64_t arg_start, arg_end, env_start, env_end;

@@ -1,0 +1,313 @@
+/*
+ * env — host files: every host call the page cache makes (see env.h).
+ *
+ * Cached file pages are shared host mappings of the file placed over their
+ * frame's slot in simulated RAM, so the host file stays the truth. Two
+ * rules keep the process alive whatever happens to a file on the host:
+ *  - nothing here touches a page of a file mapping directly except through
+ *    env_file_copy, which goes through process_vm_readv/writev on this
+ *    process: the host kernel then reports a page it cannot provide (past
+ *    the end of the file, an I/O error) as EFAULT instead of raising SIGBUS;
+ *  - bound slots are counted against the host's vm.max_map_count, each one
+ *    being a host mapping of its own.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/kcmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define ENV_PAGE 4096ull
+#define VIEW_CHUNK (4ull << 20) /* residency views cover aligned 4 MiB windows */
+
+static _Atomic uint64_t bound_pages;
+static _Atomic uint64_t bind_budget;
+
+int env_file_info(int fd, struct env_file_info *out)
+{
+	struct stat st;
+	struct statfs sfs;
+	struct statvfs svfs;
+	int fl, attr = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -EBADF;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	out->dev = st.st_dev;
+	out->rdev = st.st_rdev;
+	out->ino = st.st_ino;
+	out->size = (uint64_t)st.st_size;
+	out->mode = st.st_mode;
+	out->accmode = (fl & O_PATH) ? -1 : (fl & O_ACCMODE);
+	if (fstatfs(fd, &sfs) == 0)
+		out->fs_magic = (uint64_t)sfs.f_type;
+	if (fstatvfs(fd, &svfs) == 0)
+		out->noexec = svfs.f_flag & ST_NOEXEC;
+	if (S_ISREG(st.st_mode) && !(fl & O_PATH) && ioctl(fd, FS_IOC_GETFLAGS, &attr) == 0)
+		out->append_only = attr & FS_APPEND_FL;
+	return 0;
+}
+
+int env_file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int env_file_dup(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	return r < 0 ? -errno : r;
+}
+
+void env_file_close(int fd)
+{
+	if (fd >= 0 && close(fd) != 0 && errno == EBADF)
+		ENV_PANIC("closing host descriptor %d that is not open", fd);
+}
+
+int env_file_same(int a, int b)
+{
+	pid_t self = getpid();
+	long r = syscall(SYS_kcmp, self, self, KCMP_FILE, a, b);
+
+	if (r < 0)
+		return -errno;
+	return r == 0;
+}
+
+int env_file_path(int fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* Half of what vm.max_map_count leaves after a margin: a bound slot can split the RAM's mapping. */
+uint64_t env_file_bind_budget(void)
+{
+	uint64_t b = atomic_load_explicit(&bind_budget, memory_order_relaxed);
+	unsigned long long max = 65530;
+	FILE *f;
+
+	if (b)
+		return b;
+	f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &max) != 1)
+			max = 65530;
+		fclose(f);
+	}
+	b = max > 8192 ? (max - 4096) / 2 : max / 4;
+	atomic_store_explicit(&bind_budget, b, memory_order_relaxed);
+	return b;
+}
+
+uint64_t env_file_bound_pages(void)
+{
+	return atomic_load_explicit(&bound_pages, memory_order_relaxed);
+}
+
+/* Zeroed private anonymous memory at slot, as the RAM reservation has. */
+static int anon_over(void *slot)
+{
+	void *p = mmap(slot, ENV_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+	return p == slot ? 0 : -errno;
+}
+
+int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	void *p;
+	int err;
+
+	if (rebind) {
+		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+		return p == slot ? 0 : -errno;
+	}
+	if (atomic_fetch_add_explicit(&bound_pages, 1, memory_order_relaxed) >= env_file_bind_budget()) {
+		atomic_fetch_sub_explicit(&bound_pages, 1, memory_order_relaxed);
+		return -ENOMEM;
+	}
+	/* MAP_POPULATE fills the host's PTE now (so that pagemap can see the page); a
+	 * page past the end of the file is simply left unpopulated. */
+	p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)off);
+	if (p == slot)
+		return 0;
+	err = errno;
+	atomic_fetch_sub_explicit(&bound_pages, 1, memory_order_relaxed);
+	if (anon_over(slot) != 0)
+		ENV_PANIC("cannot restore RAM at %p after a failed file mapping", slot);
+	return -err;
+}
+
+void env_file_unbind_page(void *slot)
+{
+	if (anon_over(slot) != 0)
+		ENV_PANIC("cannot restore RAM at %p over a file page (errno %d)", slot, errno);
+	atomic_fetch_sub_explicit(&bound_pages, 1, memory_order_relaxed);
+}
+
+int env_file_copy(void *dst, const void *src, size_t n, bool from_host_file)
+{
+	struct iovec local, remote;
+	pid_t self = getpid();
+	ssize_t r;
+
+	if (n == 0)
+		return 0;
+	if (from_host_file) {
+		local = (struct iovec){ dst, n };
+		remote = (struct iovec){ (void *)src, n };
+		r = process_vm_readv(self, &local, 1, &remote, 1, 0);
+	} else {
+		local = (struct iovec){ (void *)src, n };
+		remote = (struct iovec){ dst, n };
+		r = process_vm_writev(self, &local, 1, &remote, 1, 0);
+	}
+	if (r == (ssize_t)n)
+		return 0;
+	if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* No cross-process copy on this host: copy directly (a truncation
+		 * on the host side could then raise SIGBUS). */
+		memcpy(dst, src, n);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+int env_file_resident(int fd, uint64_t off, size_t n, unsigned char *vec, void **view,
+		      uint64_t *view_off, uint64_t *view_len)
+{
+	uint64_t end = off + n * ENV_PAGE, woff, wlen;
+
+	if (!*view || off < *view_off || end > *view_off + *view_len) {
+		woff = off & ~(VIEW_CHUNK - 1);
+		wlen = ((end - woff) + VIEW_CHUNK - 1) & ~(VIEW_CHUNK - 1);
+		if (*view)
+			env_file_view_release(*view, *view_len);
+		*view = NULL;
+		*view = mmap(NULL, wlen, PROT_NONE, MAP_SHARED, fd, (off_t)woff);
+		if (*view == MAP_FAILED) {
+			*view = NULL;
+			return -errno;
+		}
+		*view_off = woff;
+		*view_len = wlen;
+	}
+	if (mincore((uint8_t *)*view + (off - *view_off), n * ENV_PAGE, vec) != 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++)
+		vec[i] &= 1;
+	return 0;
+}
+
+void env_file_view_release(void *view, uint64_t view_len)
+{
+	if (view && munmap(view, view_len) != 0)
+		ENV_PANIC("munmap of a file view %p+%llu failed", view, (unsigned long long)view_len);
+}
+
+int env_file_sync_range(int fd, uint64_t off, uint64_t len)
+{
+	if (sync_file_range(fd, (off64_t)off, (off64_t)len,
+			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				    SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+		return -errno;
+	return 0;
+}
+
+int env_file_truncate(int fd, uint64_t len)
+{
+	return ftruncate(fd, (off_t)len) == 0 ? 0 : -errno;
+}
+
+int env_file_punch(int fd, uint64_t off, uint64_t len)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
+		return -errno;
+	return 0;
+}
+
+#define PM_PRESENT (1ull << 63)
+#define PM_PFN_MASK ((1ull << 55) - 1)
+#define KPF_DIRTY 4
+#define KPF_COMPOUND_HEAD 15
+#define KPF_COMPOUND_TAIL 16
+
+int env_host_page_flags(void *const *va, size_t n, unsigned *flags)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), kf = -1, rc = 0;
+
+	if (pm < 0)
+		return -errno;
+	kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (kf < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e = 0, kpf = 0, pfn;
+
+		flags[i] = 0;
+		if (pread(pm, &e, sizeof(e), (off_t)(((uintptr_t)va[i] / ENV_PAGE) * sizeof(e))) !=
+		    (ssize_t)sizeof(e)) {
+			rc = -EIO;
+			break;
+		}
+		if (!(e & PM_PRESENT))
+			continue;
+		pfn = e & PM_PFN_MASK;
+		if (pfn == 0) { /* the host hides frame numbers from us */
+			rc = -EPERM;
+			break;
+		}
+		if (pread(kf, &kpf, sizeof(kpf), (off_t)(pfn * sizeof(kpf))) != (ssize_t)sizeof(kpf)) {
+			rc = -EIO;
+			break;
+		}
+		flags[i] = ENV_HPF_PRESENT | ((kpf >> KPF_DIRTY) & 1 ? ENV_HPF_DIRTY : 0) |
+			   ((kpf >> KPF_COMPOUND_HEAD) & 1 ? ENV_HPF_HEAD : 0) |
+			   ((kpf >> KPF_COMPOUND_TAIL) & 1 ? ENV_HPF_TAIL : 0);
+	}
+out:
+	close(pm);
+	if (kf >= 0)
+		close(kf);
+	return rc;
+}
