@@ -169,12 +169,17 @@ int as_tlb_translate(struct as_tlb *t, uint64_t addr, int prot, void **host, str
 	struct tlb_entry *te;
 
 	/* Announce that pointers from earlier translations are no longer used. */
-	atomic_store_explicit(&t->quiescent, gen, memory_order_seq_cst);
+	/*
+	 * Entries of an old generation are dropped, then the generation is
+	 * announced with a release store: a flusher bumps the generation with
+	 * a full barrier and waits to read a value at least as new.
+	 */
 	if (AS_UNLIKELY(gen != t->gen)) {
 		for (int i = 0; i < TLB_ENTRIES; i++)
 			t->e[i].vpn_tag = 0;
 		t->gen = gen;
 	}
+	atomic_store_explicit(&t->quiescent, gen, memory_order_release);
 	te = &t->e[(addr >> PAGE_SHIFT) % TLB_ENTRIES];
 	if (AS_LIKELY(te->vpn_tag == (addr >> PAGE_SHIFT) + 1 && (te->rights & access))) {
 		*host = te->host + (addr & ~PAGE_MASK);

@@ -52,7 +52,7 @@ static void update_hiwater_rss(struct as_mm *mm)
 static bool anon_compatible(const struct vm_area *a, const struct vm_area *b)
 {
 	return a->end == b->start && a->file == b->file &&
-	       !((a->flags ^ b->flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) &&
+	       !((a->flags ^ b->flags) & ~(VM_ACCESS_FLAGS | VM_IGNORE_MERGE)) &&
 	       b->pgoff == a->pgoff + ((b->start - a->start) >> PAGE_SHIFT);
 }
 
@@ -62,7 +62,7 @@ static bool anon_compatible(const struct vm_area *a, const struct vm_area *b)
  * first, then prev), or a new one. 0 or -ENOMEM. Caller holds the mmap
  * lock; the assignment is made under the page-table lock.
  */
-static int anon_prepare(struct as_mm *mm, struct vm_area *v)
+int fault_anon_prepare(struct as_mm *mm, struct vm_area *v)
 {
 	struct vm_area *next, *prev;
 	struct anon_obj *a = NULL, *na, *pa;
@@ -139,7 +139,7 @@ static enum fault_result do_anonymous_page(struct as_mm *mm, struct vm_area *v, 
 	bool zero = !(access & FAULT_WRITE) && mm->m->cfg.zero_page, bus;
 
 	if (!zero) {
-		if (anon_prepare(mm, v) != 0)
+		if (fault_anon_prepare(mm, v) != 0)
 			return FAULT_OOM;
 		pfn = new_anon_page(mm, v, addr, PFN_NONE, &bus);
 		if (pfn == PFN_NONE)
@@ -196,7 +196,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 		pthread_mutex_lock(&mm->pt_lock);
 		ptep = pgtable_walk(&mm->pt, addr);
 		if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
-			opg->flags |= PG_ANON_EXCLUSIVE;
+			__atomic_fetch_or(&opg->flags, PG_ANON_EXCLUSIVE, __ATOMIC_RELAXED);
 			pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
 			atomic_fetch_add_explicit(&mm->cow_reuses, 1, memory_order_relaxed);
 		}
@@ -204,7 +204,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 		count_fault(mm);
 		return FAULT_DONE;
 	}
-	if (anon_prepare(mm, v) != 0)
+	if (fault_anon_prepare(mm, v) != 0)
 		return FAULT_OOM;
 	pfn = new_anon_page(mm, v, addr, from_zero ? PFN_NONE : old, &bus);
 	if (pfn == PFN_NONE) {
@@ -258,7 +258,7 @@ static int expand_downwards(struct as_mm *mm, struct vm_area *v, uint64_t addr)
 	if (prev && !(prev->flags & VM_GROWSDOWN) && (prev->flags & VM_ACCESS_FLAGS) &&
 	    addr - prev->end < gap)
 		return -ENOMEM;
-	if (anon_prepare(mm, v) != 0)
+	if (fault_anon_prepare(mm, v) != 0)
 		return -ENOMEM;
 	if (addr >= v->start)
 		return 0;
@@ -418,11 +418,25 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 	}
 	if (pgoff >= size_pages)
 		return FAULT_SIGBUS;
-	if (write && !(v->flags & VM_SHARED) && anon_prepare(mm, v) != 0)
+	if (write && !(v->flags & VM_SHARED) && fault_anon_prepare(mm, v) != 0)
 		return FAULT_OOM;
 	g = file_cache_get_page(c, pgoff, &pfn, &major);
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
+	if (major && !write) {
+		/*
+		 * The host had to read the page (and its readahead the pages
+		 * around it): Linux retries such a fault, whose fault-around
+		 * then finds the neighbours cached too.
+		 */
+		r = fault_around(mm, v, addr, size_pages, &mapped);
+		if (r != FAULT_DONE || mapped) {
+			frame_put(mm->m, pfn);
+			if (r != FAULT_DONE)
+				return r;
+			goto done;
+		}
+	}
 	if (write && !(v->flags & VM_SHARED)) {
 		/* do_cow_fault: the region gets a private copy, the cache page stays unmapped. */
 		anon = new_anon_page(mm, v, addr, pfn, &bus);
@@ -513,6 +527,9 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 	} else if (!(v->flags & VM_ACCESS_FLAGS)) {
 		return FAULT_SEGV_ACCERR;
 	}
+	/* A guard marker (MADV_GUARD_INSTALL): VM_FAULT_SIGSEGV, reported as MAPERR. */
+	if (e == PTE_MARKER_GUARD)
+		return FAULT_SEGV_MAPERR;
 
 	if (v->file && !file_map_is_anon(v->file)) {
 		if (!v->file->cache)

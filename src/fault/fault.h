@@ -51,6 +51,13 @@ enum fault_result {
 enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 			       bool write_locked) AS_INTERNAL AS_MUST_CHECK;
 
+/*
+ * Give v an anonymous object before its first anonymous page (Linux's
+ * anon_vma_prepare): a neighbour's it could merge with, or a new one.
+ * 0 or -ENOMEM.
+ */
+int fault_anon_prepare(struct as_mm *mm, struct vm_area *v) AS_INTERNAL AS_MUST_CHECK;
+
 /* The PTE rights a region's flags allow for a freshly mapped private page. */
 pte_t fault_vma_pte_bits(uint64_t vm_flags) AS_INTERNAL;
 

@@ -107,6 +107,11 @@ static inline unsigned page_kind_index(uint32_t kind_flag)
 }
 
 /*
+ * Page flags of a mapped page may change under different locks (the fault
+ * path, madvise, writeback): change them with atomic or/and on `flags`;
+ * plain stores are for frames nobody else can see yet (being allocated,
+ * being freed).
+ *
  * One per frame; 32 bytes. Fields other than refcount/mapcount belong to the
  * frame's owner: the buddy allocator uses next/prev for free lists; a slab
  * cache uses owner/index/mapcount for its bookkeeping; a page-table page

@@ -42,6 +42,8 @@ static pte_t copy_one_pte(void *ctx, uint64_t va, pte_t *src_ptep)
 	pte_t e = __atomic_load_n(src_ptep, __ATOMIC_RELAXED);
 	struct page *pg;
 
+	if (e == PTE_MARKER_GUARD)
+		return e; /* guard markers are inherited */
 	if (!pte_present(e))
 		return 0;
 	if (!(e & PTE_SPECIAL)) {
@@ -49,7 +51,7 @@ static pte_t copy_one_pte(void *ctx, uint64_t va, pte_t *src_ptep)
 		frame_get(m, pte_pfn(e));
 		atomic_fetch_add_explicit(&pg->mapcount, 1, memory_order_relaxed);
 		if (pg->flags & PG_ANON)
-			pg->flags &= ~PG_ANON_EXCLUSIVE;
+			__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_ANON_EXCLUSIVE, __ATOMIC_RELAXED);
 		mm_add_rss(c->child, mm_counter_of(pg), 1);
 	}
 	if (is_cow_mapping(c->v->flags) && (e & PTE_RW)) {
@@ -138,7 +140,8 @@ static int dup_mmap(struct as_mm *child, struct as_mm *parent)
 		}
 		vma_tree_insert(&child->tree, v);
 		mm_stat_account(child, v->flags, (int64_t)pages);
-		if ((pv->flags & VM_WIPEONFORK) || !pv->anon)
+		/* Linux copies tables only where faults could not rebuild them. */
+		if ((pv->flags & VM_WIPEONFORK) || (!pv->anon && !(pv->flags & VM_MAYBE_GUARD)))
 			continue;
 		c.v = pv;
 		pthread_mutex_lock(&parent->pt_lock);

@@ -43,6 +43,8 @@ typedef uint64_t pte_t;
 #define PTE_G (1ull << 8)       /* global */
 #define PTE_SPECIAL (1ull << 9) /* software: no struct page refcounting (zero page) */
 #define PTE_SOFT2 (1ull << 10)  /* software: free for later use */
+/* A non-present leaf holding only this bit: a guard marker (MADV_GUARD_INSTALL). */
+#define PTE_MARKER_GUARD PTE_SOFT2
 #define PTE_SOFT3 (1ull << 11)  /* software: free for later use */
 #define PTE_NX (1ull << 63)     /* no execute */
 #define PTE_PFN_MASK 0x000ffffffffff000ull

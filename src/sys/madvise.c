@@ -25,16 +25,18 @@
  * What aspace can't hold, and does differently:
  *  - no transparent huge pages: MADV_COLLAPSE checks what Linux checks and
  *    answers as Linux would, but leaves the small pages in place;
- *  - no swap and no reclaim: COLD and PAGEOUT only age the pages (clear
- *    their accessed bits), WILLNEED has nothing to read, and the pages
- *    MADV_FREE marks lazily freed stay mapped with their data (which is
- *    what Linux shows until memory runs short);
+ *  - no swap and no reclaim: COLD ages the pages (clears their accessed
+ *    bits), PAGEOUT can only drop lazily freed pages still clean, WILLNEED
+ *    has nothing to read from swap, and the pages MADV_FREE marks lazily
+ *    freed stay mapped with their data (what Linux shows until memory runs
+ *    short; Linux's LazyFree count may lag by a per-CPU batch of pages);
  *  - MADV_DONTNEED leaves emptied page tables in place (Linux 6.18 frees
  *    the PTE tables a zap of 2 MiB or more emptied, CONFIG_PT_RECLAIM).
  */
 #include "sys.h"
 
 #include "../fault/fault.h"
+#include "../file/file.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -135,10 +137,10 @@ static bool behavior_discards(int behavior)
 	}
 }
 
-/* Linux's vma_is_anonymous: private or not, no file behind it. */
+/* Linux's vma_is_anonymous: private or not, no file behind it (private /dev/zero counts). */
 static bool region_is_anon(const struct vm_area *v)
 {
-	return !v->file;
+	return !v->file || file_map_is_anon(v->file);
 }
 
 /* Note that entries of [start, end) lost a right or a bit the TLB caches. */
@@ -383,7 +385,7 @@ static int advise_remove(struct madv *a)
 		return -EINVAL;
 	if ((v->flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return -EACCES;
-	return -EINVAL; /* shared file mappings arrive with the file issue */
+	return file_punch_range(a->mm, a->v, a->start, a->end);
 }
 
 /* Does the range hold a present entry other than the zero page? */
@@ -460,44 +462,6 @@ static int clear_marker(void *ctx, uint64_t va, pte_t *ptep)
 }
 #endif
 
-/* Could regions a and b (a just below b) share an anonymous object (anon_vma_compatible)? */
-static bool anon_shareable(const struct vm_area *a, const struct vm_area *b)
-{
-	return a->end == b->start && a->file == b->file &&
-	       !((a->flags ^ b->flags) & ~(VM_ACCESS_FLAGS | VM_IGNORE_MERGE)) &&
-	       b->pgoff == a->pgoff + ((b->start - a->start) >> PAGE_SHIFT);
-}
-
-/*
- * Give a region that gets guard markers an anonymous object (Linux's
- * anon_vma_prepare): a neighbour's it could merge with, or a new one.
- * The same rule as the fault handler's; 0 or -ENOMEM.
- */
-static int guard_anon_prepare(struct as_mm *mm, struct vm_area *v)
-{
-	struct vm_area *next = vma_next(v), *prev = vma_prev(v);
-	struct anon_obj *o = NULL;
-
-	if (v->anon)
-		return 0;
-	if (next && anon_shareable(v, next) && next->anon && !next->anon_forked)
-		o = next->anon;
-	else if (prev && anon_shareable(prev, v) && prev->anon && !prev->anon_forked)
-		o = prev->anon;
-	if (o) {
-		anon_obj_get(o);
-	} else {
-		o = slab_zalloc(machine_cache(mm->m, MC_ANON));
-		if (!o)
-			return -ENOMEM;
-		atomic_init(&o->refs, 1);
-	}
-	pthread_mutex_lock(&mm->pt_lock);
-	v->anon = o;
-	pthread_mutex_unlock(&mm->pt_lock);
-	return 0;
-}
-
 static int advise_guard_install(struct madv *a)
 {
 	struct as_mm *mm = a->mm;
@@ -505,7 +469,7 @@ static int advise_guard_install(struct madv *a)
 
 	if (!guard_region_valid(a->v, false))
 		return -EINVAL;
-	err = guard_anon_prepare(mm, a->v);
+	err = fault_anon_prepare(mm, a->v);
 	if (err)
 		return err;
 	a->v->flags |= VM_MAYBE_GUARD;

@@ -16,6 +16,8 @@
  */
 #include "sys.h"
 
+#include "../file/file.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -63,8 +65,11 @@ static long mincore_chunk(struct as_mm *mm, uint64_t addr, uint64_t pages, unsig
 	if (end > v->end)
 		end = v->end;
 	n = (end - addr) >> PAGE_SHIFT;
-	/* Files' page caches arrive with the file issue: an empty entry is not resident. */
-	memset(vec, 0, n);
+	/* An empty entry of a file region is resident when its page is in the page cache. */
+	if (v->file && !file_map_is_anon(v->file))
+		file_mincore(v, addr, end, vec);
+	else
+		memset(vec, 0, n);
 	pthread_mutex_lock(&mm->pt_lock);
 	(void)pgtable_for_each(&mm->pt, addr, end, mark_resident, &c);
 	pthread_mutex_unlock(&mm->pt_lock);

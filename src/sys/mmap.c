@@ -141,7 +141,8 @@ static int64_t unmapped_area_topdown(struct as_mm *mm, const struct unmapped_are
 				continue;
 			}
 		} else {
-			tmp = region_below(mm, gap_end - 1);
+			/* The region bounding the free range from below. */
+			tmp = tmp ? vma_prev(tmp) : vma_last(&mm->tree);
 			if (tmp && vm_end_gap(tmp) > gap) {
 				high = tmp->start;
 				continue;
@@ -510,10 +511,11 @@ static int64_t mmap_region(struct as_mm *mm, struct file_map *file, uint64_t add
 		.flags = flags,
 		.file = file,
 	};
-	g.next = vma_find(&mm->tree, end);
+	/* [addr, end) is free now: the first region above it and the one below. */
+	g.next = vma_find(&mm->tree, addr);
+	g.prev = g.next ? vma_prev(g.next) : vma_last(&mm->tree);
 	if (g.next && g.next->start != end)
 		g.next = NULL;
-	g.prev = region_below(mm, addr);
 	if (g.prev && g.prev->end != addr)
 		g.prev = NULL;
 	v = vma_merge_new_range(&g);

@@ -24,6 +24,7 @@
 #include "sys.h"
 
 #include "../fault/fault.h"
+#include "../file/file.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -147,7 +148,7 @@ static int mprotect_fixup(struct mprot *p, struct vm_area *v, uint64_t start, ui
 				return -ENOMEM;
 			newflags |= VM_ACCOUNT;
 		}
-	} else if ((oldflags & VM_ACCOUNT) && !v->file && !v->anon) {
+	} else if ((oldflags & VM_ACCOUNT) && (!v->file || file_map_is_anon(v->file)) && !v->anon) {
 		/* A private anonymous region that never had a page gives its charge back. */
 		newflags &= ~VM_ACCOUNT;
 	}

@@ -9,6 +9,8 @@
  */
 #include "sys.h"
 
+#include "../file/file.h"
+
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -16,7 +18,7 @@
 static int msync_locked(struct as_mm *mm, uint64_t start, uint64_t end, int flags)
 {
 	struct vm_area *v = vma_find(&mm->tree, start);
-	int unmapped_error = 0;
+	int unmapped_error = 0, err;
 
 	for (;;) {
 		if (!v)
@@ -31,7 +33,10 @@ static int msync_locked(struct as_mm *mm, uint64_t start, uint64_t end, int flag
 		}
 		if ((flags & MS_INVALIDATE) && (v->flags & VM_LOCKED))
 			return -EBUSY;
-		/* MS_SYNC of a shared file region writes it back here (the file issue). */
+		/* MS_SYNC of a shared file region writes it back (vfs_fsync_range). */
+		err = file_msync(mm, v, start, end, flags);
+		if (err)
+			return err;
 		start = v->end;
 		if (start >= end)
 			return unmapped_error;

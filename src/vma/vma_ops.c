@@ -167,6 +167,12 @@ static void adopt_anon(struct vm_area *to, struct anon_obj *from)
 	}
 }
 
+/* The guard mark is sticky: a region that takes in part of another keeps its mark. */
+static void keep_sticky(struct vm_area *to, const struct vm_area *from)
+{
+	to->flags |= from->flags & VM_MAYBE_GUARD;
+}
+
 /* Remove a region swallowed by a merge. */
 static void vma_remove(struct as_mm *mm, struct vm_area *v)
 {
@@ -185,6 +191,7 @@ struct vm_area *vma_merge_new_range(struct vma_merge *g)
 	right = can_merge_right(g) && (!left || sides_compatible(prev, next));
 	if (left && right) {
 		adopt_anon(prev, next->anon);
+		keep_sticky(prev, next);
 		prev->end = next->end;
 		vma_remove(g->mm, next);
 		vma_tree_update(&g->mm->tree, prev);
@@ -240,6 +247,8 @@ static struct vm_area *merge_existing(struct vma_merge *g)
 	if (left && right) {
 		adopt_anon(prev, mid->anon);
 		adopt_anon(prev, next->anon);
+		keep_sticky(prev, mid);
+		keep_sticky(prev, next);
 		prev->end = next->end;
 		vma_remove(mm, mid);
 		vma_remove(mm, next);
@@ -248,6 +257,7 @@ static struct vm_area *merge_existing(struct vma_merge *g)
 	}
 	if (left) {
 		adopt_anon(prev, mid->anon);
+		keep_sticky(prev, mid);
 		prev->end = g->end;
 		if (right_side) {
 			vma_remove(mm, mid);
@@ -260,6 +270,7 @@ static struct vm_area *merge_existing(struct vma_merge *g)
 		return prev;
 	}
 	adopt_anon(next, mid->anon);
+	keep_sticky(next, mid);
 	next->start = g->start;
 	next->pgoff = g->pgoff;
 	if (left_side) {

@@ -488,10 +488,10 @@ static void test_access_faults(void **state)
 		ORC_READ(ORC_REF(3, 0), 1),                   /* SEGV_ACCERR */
 		ORC_MUNMAP(ORC_REF(3, 0), PG(2)),
 		ORC_READ(ORC_REF(3, 100), 1),                 /* SEGV_MAPERR */
-		ORC_MMAP(0, PG(2), RW, PA),                   /* (takes 3's place again) */
+		ORC_MMAP(FREE_AREA, PG(2), RW, PA),           /* nothing above it */
 		ORC_READ(ORC_REF(7, PG(1) + 10), PG(2)),      /* runs off the end */
 		ORC_EXEC(ORC_REF(7, 0)),                      /* not executable: faulted in, then SEGV_ACCERR */
-		ORC_EXEC(FREE_AREA),                          /* unmapped: SEGV_MAPERR */
+		ORC_EXEC(FREE_AREA + MB(1)),                  /* unmapped: SEGV_MAPERR */
 		ORC_MMAP(0, PG(1), PROT_NONE, PA),
 		ORC_EXEC(ORC_REF(11, 0)),                     /* inaccessible: SEGV_ACCERR, no fault-in */
 		ORC_MMAP(0, PG(1), PROT_WRITE, PA),

@@ -5,12 +5,11 @@
  */
 #include "cmd.h"
 
+#include "report.h"
 #include "script.h"
 
 #include <getopt.h>
 #include <string.h>
-
-int report_script(struct script *s, const char *path, bool json, FILE *echo);
 
 static void demo_usage(FILE *out)
 {

@@ -24,11 +24,6 @@ static void report_usage(FILE *out)
 		     "is written all the same), 2 for a usage or input error\n");
 }
 
-/*
- * Run a script with a report observer; write the page (or the model) to
- * `path`. Used by `aspace report` and by the demo. Returns an exit status.
- */
-int report_script(struct script *s, const char *path, bool json, FILE *echo);
 int report_script(struct script *s, const char *path, bool json, FILE *echo)
 {
 	struct runner_opts ro = { .out = echo, .echo = echo != NULL, .stop_step = -1, .stop_line = -1,

@@ -115,7 +115,7 @@ int cmd_run(int argc, char **argv)
 	if (json) {
 		json_t *doc = json_object();
 
-		json_object_set_new(doc, "script", json_string(s->name));
+		json_object_set_new(doc, "script", json_text(s->name));
 		json_object_set_new(doc, "machine", machine_config_json(&s->cfg));
 		json_object_set_new(doc, "steps", json_integer(s->nsteps));
 		json_object_set_new(doc, "steps_run", json_integer(steps));

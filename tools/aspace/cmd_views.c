@@ -167,8 +167,8 @@ static int run_to(struct view_args *va, struct script **sp, struct runner **rp, 
 
 static json_t *header(struct runner *r, int proc)
 {
-	return json_pack("{s:s, s:i, s:s, s:i}", "script", r->script->name, "step", r->step, "process",
-			 r->procs[proc].name, "pid", r->procs[proc].pid);
+	return json_pack("{s:o, s:i, s:s, s:i}", "script", json_text(r->script->name), "step", r->step,
+			 "process", r->procs[proc].name, "pid", r->procs[proc].pid);
 }
 
 static int view_main(int argc, char **argv, const char *cmd, int max_pos)

@@ -52,6 +52,7 @@ static const struct constant constants[] = {
 
 	/* The type first, so that decoding prints it first, as strace does. */
 	V("MAP_SHARED_VALIDATE", MAP_SHARED_VALIDATE, FAM_MAP),
+	V("MAP_DROPPABLE", 0x08, FAM_MAP),
 	C(MAP_SHARED, FAM_MAP), C(MAP_PRIVATE, FAM_MAP),
 	V("MAP_FILE", 0, FAM_MAP),
 	C(MAP_FIXED, FAM_MAP), C(MAP_ANONYMOUS, FAM_MAP), V("MAP_ANON", MAP_ANONYMOUS, FAM_MAP),
@@ -229,7 +230,7 @@ const char *const_format(enum family fam, uint64_t value, char *buf, size_t len)
 		/* The mapping type is a 4-bit field, not bits. */
 		uint64_t type = value & 0x0f;
 		const char *tname = type == 1 ? "MAP_SHARED" : type == 2 ? "MAP_PRIVATE"
-				  : type == 3 ? "MAP_SHARED_VALIDATE" : NULL;
+				  : type == 3 ? "MAP_SHARED_VALIDATE" : type == 8 ? "MAP_DROPPABLE" : NULL;
 
 		if (tname) {
 			append(buf, len, &pos, tname);

@@ -53,9 +53,9 @@ static const struct opdesc ops[] = {
 	{ "touch", OP_TOUCH, OPF_STEP, 0, NULL, "read one byte of every page of a range", 2,
 	  { ADDR("addr"), LEN("length") } },
 
-	{ "fork", OP_FORK, OPF_STEP, 0, NULL, "fork the current process; the child is called NAME", 1,
+	{ "fork", OP_FORK, OPF_STEP | OPF_RESULT, 'd', NULL, "fork the current process; the child is called NAME", 1,
 	  { NAME("name") } },
-	{ "thread", OP_THREAD, OPF_STEP, 0, NULL, "a task NAME sharing the current space (CLONE_VM)", 1,
+	{ "thread", OP_THREAD, OPF_STEP | OPF_RESULT, 'd', NULL, "a task NAME sharing the current space (CLONE_VM)", 1,
 	  { NAME("name") } },
 	{ "switch", OP_SWITCH, 0, 0, NULL, "make NAME the current process", 1, { NAME("name") } },
 	{ "exit", OP_EXIT, OPF_STEP, 0, NULL, "the current (or named) process exits", 1,
@@ -75,6 +75,11 @@ static const struct opdesc ops[] = {
 	  { { "path", 'p', FAM_NUM, false, false, 0 }, OPT_FLAGS("flags", FAM_OPEN, 0) } },
 	{ "tmpfile", OP_TMPFILE, OPF_STEP | OPF_RESULT, 'd', NULL, "a new unlinked host file of SIZE zero bytes", 1,
 	  { LEN("size") } },
+	{ "pwrite", OP_PWRITE, OPF_STEP | OPF_RESULT, 'd', "FD OFFSET \"TEXT\"",
+	  "write to a host file as another process would (pwrite(2))", 0, { { 0 } } },
+	{ "ftruncate", OP_FTRUNCATE, OPF_STEP | OPF_RESULT, 'd', NULL,
+	  "resize a host file; every space sees the new size (as_file_truncate)", 2,
+	  { { "fd", 'd', FAM_NUM, false, false, 0 }, LEN("length") } },
 	{ "close", OP_CLOSE, OPF_STEP | OPF_RESULT, 'd', NULL, "close a descriptor from open or tmpfile", 1,
 	  { { "fd", 'd', FAM_NUM, false, false, 0 } } },
 

@@ -30,10 +30,10 @@ void progress_update(struct progress *p, uint64_t done)
 	p->last = now;
 	p->shown = true;
 	if (p->total)
-		fprintf(stderr, "\r%s: %llu/%llu (%llu%%)\033[K", p->what, (unsigned long long)done,
+		fprintf(stderr, "\r%s %llu/%llu (%llu%%)\033[K", p->what, (unsigned long long)done,
 			(unsigned long long)p->total, (unsigned long long)(done * 100 / p->total));
 	else
-		fprintf(stderr, "\r%s: %llu\033[K", p->what, (unsigned long long)done);
+		fprintf(stderr, "\r%s %llu\033[K", p->what, (unsigned long long)done);
 	fflush(stderr);
 }
 

@@ -26,14 +26,15 @@ struct report *report_new(const char *title, const char *source_kind, const char
 	rep->layouts = json_array();
 	rep->steps = json_array();
 	json_object_set_new(rep->doc, "format", json_string("aspace-report/1"));
-	json_object_set_new(rep->doc, "title", json_string(title));
-	json_object_set_new(rep->doc, "source", json_pack("{s:s, s:s}", "kind", source_kind, "name", source_name));
+	json_object_set_new(rep->doc, "title", json_text(title));
+	json_object_set_new(rep->doc, "source", json_pack("{s:s, s:o}", "kind", source_kind, "name",
+							  json_text(source_name)));
 	json_object_set_new(rep->doc, "machine", machine_config_json(cfg));
 	return rep;
 }
 
 /* The layout index of a process's regions now, reusing its previous one when unchanged. */
-static int layout_of(struct report *rep, int id, struct as_mm *mm, json_t **regions_out, uint64_t *count)
+static int layout_of(struct report *rep, int id, struct as_mm *mm)
 {
 	struct region *rs;
 	size_t n;
@@ -58,7 +59,7 @@ static int layout_of(struct report *rep, int id, struct as_mm *mm, json_t **regi
 			json_object_set_new(o, "start", json_hex(rs[i].start));
 			json_object_set_new(o, "end", json_hex(rs[i].end));
 			json_object_set_new(o, "perms", json_string(rs[i].perms));
-			json_object_set_new(o, "name", json_string(rs[i].name));
+			json_object_set_new(o, "name", json_text(rs[i].name));
 			json_object_set_new(o, "kind", json_string(rs[i].kind));
 			json_object_set_new(o, "rss", json_integer((json_int_t)rs[i].rss));
 			json_object_set_new(o, "anon", json_integer((json_int_t)rs[i].anon));
@@ -67,7 +68,6 @@ static int layout_of(struct report *rep, int id, struct as_mm *mm, json_t **regi
 		}
 		free(rs);
 	}
-	*count = n;
 	key = json_dumps(arr, JSON_COMPACT);
 	if (key && rep->last_key[id] && !strcmp(key, rep->last_key[id])) {
 		free(key);
@@ -78,7 +78,6 @@ static int layout_of(struct report *rep, int id, struct as_mm *mm, json_t **regi
 	rep->last_key[id] = key;
 	json_array_append_new(rep->layouts, arr);
 	rep->last_index[id] = (int)json_array_size(rep->layouts) - 1;
-	(void)regions_out;
 	return rep->last_index[id];
 }
 
@@ -104,9 +103,9 @@ bool report_observe(void *ctx, struct runner *r, const struct stmt *st)
 	if (st) {
 		char *t = trimmed(st->src);
 
-		json_object_set_new(step, "text", json_string(t ? t : ""));
+		json_object_set_new(step, "text", json_text(t));
 		free(t);
-		json_object_set_new(step, "result", json_string(r->last_result));
+		json_object_set_new(step, "result", json_text(r->last_result));
 	} else {
 		json_object_set_new(step, "text", json_string("(start: an empty space)"));
 		json_object_set_new(step, "result", json_string(""));
@@ -116,7 +115,6 @@ bool report_observe(void *ctx, struct runner *r, const struct stmt *st)
 	for (int i = 0; i < r->nprocs; i++) {
 		struct as_mm *mm = r->procs[i].mm;
 		struct as_mm_counters c;
-		uint64_t nreg;
 		json_t *p;
 
 		if (!mm)
@@ -124,7 +122,7 @@ bool report_observe(void *ctx, struct runner *r, const struct stmt *st)
 		as_mm_get_counters(mm, &c);
 		p = json_object();
 		json_object_set_new(p, "id", json_integer(i));
-		json_object_set_new(p, "layout", json_integer(layout_of(rep, i, mm, NULL, &nreg)));
+		json_object_set_new(p, "layout", json_integer(layout_of(rep, i, mm)));
 		json_object_set_new(p, "regions", json_integer((json_int_t)c.map_count));
 		json_object_set_new(p, "vm", json_integer((json_int_t)c.total_vm));
 		json_object_set_new(p, "rss", json_integer((json_int_t)(c.rss_anon + c.rss_file + c.rss_shmem)));
@@ -155,8 +153,8 @@ json_t *report_finish(struct report *rep, struct runner *r)
 		json_t *execs = json_array();
 
 		for (int k = 0; k < p->nexecs; k++)
-			json_array_append_new(execs, json_pack("{s:i, s:s}", "step", p->execs[k].step, "path",
-							       p->execs[k].path));
+			json_array_append_new(execs, json_pack("{s:i, s:o}", "step", p->execs[k].step, "path",
+							       json_text(p->execs[k].path)));
 		json_array_append_new(procs, json_pack("{s:i, s:s, s:i, s:i, s:s, s:i, s:o, s:o}", "id", i, "name",
 						       p->name, "pid", p->pid, "parent", p->parent, "how", p->how,
 						       "born", p->born_step, "died",

@@ -39,4 +39,11 @@ json_t *report_finish(struct report *rep, struct runner *r);
 /* The page: the template with the model inlined. 0 or -errno. */
 int report_write_html(json_t *model, FILE *out);
 
+/*
+ * Run a script with a report observer and write the page (json: the model)
+ * to path ("-": standard output); echo non-NULL runs it visibly there (the
+ * demo). Returns the run's exit status (2 when nothing was written).
+ */
+int report_script(struct script *s, const char *path, bool json, FILE *echo);
+
 #endif

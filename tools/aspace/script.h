@@ -36,7 +36,7 @@ enum op {
 	/* processes and their settings */
 	OP_FORK, OP_THREAD, OP_SWITCH, OP_EXIT, OP_EXEC, OP_SETRLIMIT, OP_SETCAPS, OP_BRKBASE,
 	/* host files for file mappings */
-	OP_OPEN, OP_TMPFILE, OP_CLOSE,
+	OP_OPEN, OP_TMPFILE, OP_PWRITE, OP_FTRUNCATE, OP_CLOSE,
 	/* views */
 	OP_MAPS, OP_SMAPS, OP_PAGETABLE, OP_COUNTERS, OP_BUDDYINFO, OP_CHECK, OP_LAYOUT, OP_PS,
 	/* the rest */
@@ -118,6 +118,7 @@ struct script {
 	int nvars, vars_cap;
 	struct as_machine_config cfg;
 	bool has_machine;
+	int machine_line;           /* where the machine line is, 0 without one */
 	int nsteps;
 	struct arena *arena;
 };

@@ -819,13 +819,38 @@ static bool parse_syscall(struct parser *p, struct stmt *st, int first, int end)
 	return true;
 }
 
+static bool parse_pwrite(struct parser *p, struct stmt *st, int first, int end)
+{
+	static const char *const names[] = { "fd", "offset" };
+	int n = end - first;
+
+	if (n != 3 || p->tok[first + 2].type != T_STRING) {
+		perr(p, n > 3 ? p->tok[first + 3].col : n == 3 ? p->tok[first + 2].col : p->end_col,
+		     "usage: pwrite FD OFFSET \"TEXT\"");
+		return false;
+	}
+	for (int i = 0; i < 2; i++) {
+		st->args[i].kind = A_EXPR;
+		st->args[i].col = p->tok[first + i].col;
+		st->args[i].e = expr_of(p, &p->tok[first + i], FAM_NUM, SCOPE_ARG, names[i]);
+		if (!st->args[i].e)
+			return false;
+	}
+	st->args[2].kind = A_STRING;
+	st->args[2].col = p->tok[first + 2].col;
+	st->args[2].s = p->tok[first + 2].str;
+	st->args[2].len = p->tok[first + 2].slen;
+	st->nargs = 3;
+	return true;
+}
+
 /* The setting names of `machine`, as as_machine_config fields. */
 static bool apply_machine(struct parser *p, int first, int end)
 {
 	static const char *const keys[] = {
 		"ram", "overcommit", "overcommit_memory", "overcommit_ratio", "max_map_count",
 		"mmap_min_addr", "zero_page", "legacy_va_layout", "stack_guard_gap", "thp_align_anon",
-		"prefault",
+		"prefault", "lsm_mmap_min_addr",
 	};
 	struct as_machine_config *c = &p->s->cfg;
 
@@ -838,6 +863,7 @@ static bool apply_machine(struct parser *p, int first, int end)
 		return false;
 	}
 	p->s->has_machine = true;
+	p->s->machine_line = p->line;
 	for (int i = first; i < end; i++) {
 		const struct token *t = &p->tok[i];
 		const char *eq = t->type == T_WORD ? memchr(t->p, '=', t->len) : NULL;
@@ -871,7 +897,7 @@ static bool apply_machine(struct parser *p, int first, int end)
 			else
 				perr(p, t->col, "unknown machine setting '%.*s' (known: ram overcommit overcommit_ratio "
 				     "max_map_count mmap_min_addr zero_page legacy_va_layout stack_guard_gap "
-				     "thp_align_anon prefault)", (int)klen, t->p);
+				     "thp_align_anon prefault lsm_mmap_min_addr)", (int)klen, t->p);
 			return false;
 		}
 		vt = *t;
@@ -896,6 +922,7 @@ static bool apply_machine(struct parser *p, int first, int end)
 		case 8: c->stack_guard_gap = e->num; break;
 		case 9: c->thp_align_anon = (int)e->num; break;
 		case 10: c->prefault = (int)e->num; break;
+		case 11: c->lsm_mmap_min_addr = e->num; break;
 		}
 	}
 	return true;
@@ -1192,6 +1219,10 @@ static bool parse_line(struct parser *p)
 		break;
 	case OP_SYSCALL:
 		if (!parse_syscall(p, st, i + 1, end))
+			return false;
+		break;
+	case OP_PWRITE:
+		if (!parse_pwrite(p, st, i + 1, end))
 			return false;
 		break;
 	case OP_SAY: {

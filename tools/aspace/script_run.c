@@ -487,7 +487,7 @@ static void emit_step(struct runner *r, const struct stmt *st, struct res *x, bo
 	if (r->opts.log) {
 		json_t *o = record(r, st);
 
-		json_object_set_new(o, "call", json_string(x->call));
+		json_object_set_new(o, "call", json_text(x->call));
 		if (x->has_value)
 			json_object_set_new(o, "value", json_integer(x->value));
 		if (x->err)
@@ -941,6 +941,40 @@ static int do_file(struct runner *r, const struct stmt *st, struct res *x)
 		set_result(x, fd, 'd');
 		return 0;
 	}
+	case OP_PWRITE: {
+		uint64_t off;
+		ssize_t n;
+
+		if (!eval(r, st, st->args[0].e, &v) || !eval(r, st, st->args[1].e, &off))
+			return -1;
+		snprintf(x->call, sizeof(x->call), "pwrite(%" PRId64 ", ", (int64_t)v);
+		quote(x->call, sizeof(x->call), st->args[2].s, st->args[2].len);
+		cat(x->call, sizeof(x->call), ", %zu, %" PRIu64 ")", st->args[2].len, off);
+		if (!own_fd(r, (int)v, false)) {
+			set_result(x, -EBADF, 'd');
+			snprintf(x->note, sizeof(x->note), "(not a descriptor this script opened)");
+			return 0;
+		}
+		n = pwrite((int)v, st->args[2].s, st->args[2].len, (off_t)off);
+		if (n >= 0)
+			as_file_changed(r->m, (int)v); /* it may have grown */
+		set_result(x, n < 0 ? -errno : (long)n, 'd');
+		return 0;
+	}
+	case OP_FTRUNCATE: {
+		uint64_t len;
+
+		if (!eval(r, st, st->args[0].e, &v) || !eval(r, st, st->args[1].e, &len))
+			return -1;
+		snprintf(x->call, sizeof(x->call), "ftruncate(%" PRId64 ", %" PRIu64 ")", (int64_t)v, len);
+		if (!own_fd(r, (int)v, false)) {
+			set_result(x, -EBADF, 'd');
+			snprintf(x->note, sizeof(x->note), "(not a descriptor this script opened)");
+			return 0;
+		}
+		set_result(x, as_file_truncate(r->m, (int)v, len), 'd');
+		return 0;
+	}
 	default: /* OP_CLOSE */
 		if (!eval(r, st, st->args[0].e, &v))
 			return -1;
@@ -967,7 +1001,7 @@ static int do_step(struct runner *r, const struct stmt *st)
 	case OP_FORK: case OP_THREAD: case OP_SWITCH: case OP_EXIT: case OP_EXEC:
 		rc = do_process(r, st, &x);
 		break;
-	case OP_OPEN: case OP_TMPFILE: case OP_CLOSE:
+	case OP_OPEN: case OP_TMPFILE: case OP_PWRITE: case OP_FTRUNCATE: case OP_CLOSE:
 		rc = do_file(r, st, &x);
 		break;
 	default:
@@ -989,8 +1023,11 @@ static int do_step(struct runner *r, const struct stmt *st)
 		free(x.data);
 		return -1;
 	}
-	if (st->op == OP_SWITCH)
+	if (st->op == OP_SWITCH) {
+		if (r->opts.log)
+			json_array_append_new(r->opts.log, record(r, st));
 		return 0;
+	}
 	if (st->var >= 0) {
 		r->vals[st->var] = (uint64_t)x.value;
 		r->defined[st->var] = true;
@@ -1287,7 +1324,7 @@ static int do_say(struct runner *r, const struct stmt *st, bool *last_say)
 		*last_say = true;
 	}
 	if (r->opts.log) {
-		json_t *o = json_pack("{s:i, s:s, s:s}", "line", st->line, "op", "say", "text", st->args[0].s);
+		json_t *o = json_pack("{s:i, s:s, s:o}", "line", st->line, "op", "say", "text", json_text(st->args[0].s));
 
 		json_array_append_new(r->opts.log, o);
 	}
@@ -1339,7 +1376,12 @@ int runner_run(struct runner *r)
 	as_set_panic_hook(panic_hook);
 	rc = as_machine_new(&s->cfg, &r->m);
 	if (rc) {
-		fprintf(stderr, "%s: the machine settings are not valid: %s\n", s->name, strerror(-rc));
+		if (s->machine_line)
+			fprintf(stderr, "%s:%d:1: error: the library refuses these machine settings (%s)\n%5d | %s\n",
+				s->name, s->machine_line, strerror(-rc), s->machine_line,
+				s->line_text[s->machine_line - 1]);
+		else
+			fprintf(stderr, "aspace: as_machine_new: %s\n", strerror(-rc));
 		return r->status = 2;
 	}
 	rc = as_mm_new(r->m, &mm);

@@ -17,6 +17,37 @@ json_t *json_hex(uint64_t v)
 	return json_string(buf);
 }
 
+json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	size_t n;
+	char *clean;
+
+	if (j)
+		return j;
+	/* Not UTF-8 (a file name, a say line): keep ASCII, replace the rest. */
+	n = strlen(s);
+	clean = malloc(3 * n + 1);
+	if (!clean)
+		return json_string("");
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x80) {
+			clean[k++] = (char)c;
+		} else {
+			memcpy(clean + k, "\xef\xbf\xbd", 3);
+			k += 3;
+		}
+	}
+	clean[k] = '\0';
+	j = json_string(clean);
+	free(clean);
+	return j ? j : json_string("");
+}
+
 /* Run a writer into memory; the text (NUL-terminated) or NULL. */
 static char *capture(int (*fn)(struct as_mm *, FILE *), struct as_mm *mm)
 {
@@ -186,7 +217,7 @@ json_t *region_json(const struct region *r, bool smaps)
 	json_object_set_new(o, "offset", json_hex(r->offset));
 	json_object_set_new(o, "dev", json_string(r->dev));
 	json_object_set_new(o, "inode", json_integer((json_int_t)r->inode));
-	json_object_set_new(o, "name", json_string(r->name));
+	json_object_set_new(o, "name", json_text(r->name));
 	json_object_set_new(o, "kind", json_string(r->kind));
 	if (!smaps)
 		return o;
@@ -537,6 +568,7 @@ json_t *machine_config_json(const struct as_machine_config *c)
 	json_object_set_new(o, "legacy_va_layout", json_integer(c->legacy_va_layout));
 	json_object_set_new(o, "stack_guard_gap", json_integer((json_int_t)c->stack_guard_gap));
 	json_object_set_new(o, "thp_align_anon", json_integer(c->thp_align_anon));
+	json_object_set_new(o, "lsm_mmap_min_addr", json_integer((json_int_t)c->lsm_mmap_min_addr));
 	return o;
 }
 

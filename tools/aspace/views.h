@@ -42,6 +42,8 @@ json_t *machine_config_json(const struct as_machine_config *c);
 
 /* "0x1234" strings: JSON numbers lose bits above 2^53 in most readers. */
 json_t *json_hex(uint64_t v);
+/* A JSON string of any bytes: invalid UTF-8 becomes U+FFFD, never a NULL. */
+json_t *json_text(const char *s);
 
 /* A hex dump like hexdump -C, repeated lines folded to "*". */
 void hexdump(FILE *out, uint64_t addr, const uint8_t *buf, size_t len, const char *indent);

@@ -205,6 +205,24 @@ static CHILD void touch_shared(struct orc_kshared *ks)
 	p[len - 1] = p[len - 1];
 }
 
+/*
+ * Stay on one CPU: per-CPU batches (LRU additions, lazy-free marking) are
+ * drained by the next operation on the same CPU, so what smaps shows
+ * between ops depends on where each op ran. Best effort.
+ */
+static CHILD void pin_to_current_cpu(void)
+{
+	uint64_t mask[16];
+	unsigned cpu = 0;
+
+	if (sc(SYS_getcpu, (long)&cpu, 0, 0, 0, 0, 0) != 0 || cpu >= 64 * 16)
+		return;
+	for (int i = 0; i < 16; i++)
+		mask[i] = 0;
+	mask[cpu / 64] = 1ull << (cpu % 64);
+	sc(SYS_sched_setaffinity, 0, sizeof(mask), (long)mask, 0, 0, 0);
+}
+
 /* Tell the parent, then wait for it to have looked. */
 static CHILD void handshake(struct orc_kshared *ks, char c)
 {
@@ -379,6 +397,7 @@ CHILD void orc_child_main(struct orc_kshared *ks)
 	}
 	/* After the credential change, which clears it. */
 	sc(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+	pin_to_current_cpu();
 	for (int r = 0; r < 16; r++) {
 		uint64_t lim[2];
 
