@@ -16,7 +16,7 @@ int main(void)
 		return 1;
 	long addr = as_syscall(mm, SYS_mmap, 0, 1 << 20, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
-	printf("mmap: %#lx\n", addr); /* a negative errno while unimplemented */
+	printf("mmap: %#lx\n", addr); /* 0x7ffff7eff000, where Linux puts it */
 	as_mm_write_maps(mm, stdout); /* /proc/PID/maps, byte for byte */
 	as_mm_put(mm);                /* exit: every frame goes back */
 	as_machine_drain(m);

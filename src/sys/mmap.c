@@ -685,6 +685,25 @@ checked:
 	return r;
 }
 
+long sys_mmap_file(struct as_mm *mm, struct file_map *file, uint64_t addr, uint64_t len,
+		   uint64_t prot, uint64_t flags, uint64_t off)
+{
+	uint64_t populate;
+	int64_t r;
+
+	if (off & ~PAGE_MASK)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	file_sync_mm(mm);
+	r = do_mmap(mm, file, addr, len, prot, flags & ~(uint64_t)MAP_ANONYMOUS, off >> PAGE_SHIFT,
+		    &populate);
+	mm_debug_check(mm);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	if (r >= 0 && populate)
+		mm_populate(mm, (uint64_t)r, populate);
+	return r;
+}
+
 long sys_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
 	      uint64_t fd, uint64_t off)
 {

@@ -241,20 +241,28 @@ static int move_one(void *ctx, uint64_t va, pte_t *ptep)
 	return 0;
 }
 
-static int move_page_tables(struct as_mm *mm, uint64_t old, uint64_t new, uint64_t len)
+/* Allocate every destination table the move will need. 0 or -ENOMEM (empty tables may stay). */
+static int prepare_move_tables(struct as_mm *mm, uint64_t old, uint64_t new, uint64_t len)
 {
 	struct pte_move mv = { .mm = mm, .shift = (int64_t)(new - old) };
 	int rc;
 
 	pthread_mutex_lock(&mm->pt_lock);
 	rc = pgtable_for_each(&mm->pt, old, old + len, prealloc_dest, &mv);
-	if (!rc) {
-		/* Walk backwards-safe: source and destination never overlap (checked). */
-		rc = pgtable_for_each(&mm->pt, old, old + len, move_one, &mv);
-	}
 	pthread_mutex_unlock(&mm->pt_lock);
-	mm_flush_tlb_range(mm, old, old + len);
 	return rc;
+}
+
+/* Move the entries; the tables were prepared, so this cannot fail. */
+static void move_page_tables(struct as_mm *mm, uint64_t old, uint64_t new, uint64_t len)
+{
+	struct pte_move mv = { .mm = mm, .shift = (int64_t)(new - old) };
+
+	mm_flush_tlb_range(mm, old, old + len);
+	pthread_mutex_lock(&mm->pt_lock);
+	/* Source and destination never overlap (checked), so one pass is safe. */
+	(void)pgtable_for_each(&mm->pt, old, old + len, move_one, &mv);
+	pthread_mutex_unlock(&mm->pt_lock);
 }
 
 /*
@@ -348,20 +356,17 @@ static int64_t move_region(struct remap *r)
 		return -ENOMEM;
 	if (!charge(r))
 		return -ENOMEM;
+	/* Prepare: the destination's tables, then its region; nothing fails after that. */
+	if (prepare_move_tables(mm, r->addr, r->new_addr, r->old_len) != 0) {
+		uncharge(r);
+		return -ENOMEM;
+	}
 	n = copy_region(r, pgoff);
 	if (!n) {
 		uncharge(r);
 		return -ENOMEM;
 	}
-	if (move_page_tables(mm, r->addr, r->new_addr, r->old_len) != 0) {
-		/* Nothing moved: drop the destination again, as Linux's error path. */
-		struct unmap_gather u;
-
-		if (sys_unmap_prepare(mm, r->new_addr, r->new_addr + r->new_len, &u) == 0)
-			sys_unmap_commit(mm, &u);
-		uncharge(r);
-		return -ENOMEM;
-	}
+	move_page_tables(mm, r->addr, r->new_addr, r->old_len);
 	v = r->v;
 	hiwater = mm->hiwater_vm;
 	stat_account(r, n, r->new_len);

@@ -48,6 +48,13 @@ long sys_brk(struct as_mm *mm, uint64_t brk) AS_INTERNAL;
 long sys_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
 	      uint64_t fd, uint64_t off) AS_INTERNAL;
 long sys_munmap(struct as_mm *mm, uint64_t addr, uint64_t len) AS_INTERNAL;
+/*
+ * mmap of an open file aspace holds itself (the exec loader's program
+ * images): as sys_mmap with a descriptor, minus the descriptor lookup.
+ * The caller keeps its own reference on file (file_map_open).
+ */
+long sys_mmap_file(struct as_mm *mm, struct file_map *file, uint64_t addr, uint64_t len,
+		   uint64_t prot, uint64_t flags, uint64_t off) AS_INTERNAL;
 long sys_mprotect(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t prot) AS_INTERNAL;
 long sys_mremap(struct as_mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len,
 		uint64_t flags, uint64_t new_addr) AS_INTERNAL;

@@ -519,9 +519,30 @@ void vma_tree_update(struct vma_tree *t, struct vm_area *v)
 
 /* ---- lookups ------------------------------------------------------------- */
 
+/*
+ * Where a lookup of addr may start (the finger, as for inserts): top-down
+ * placement makes most lookups land just below the highest regions, so
+ * climb from the last region to the first ancestor that ends at or below
+ * addr; every candidate lies in its right subtree. Else the root.
+ */
+static struct vm_area *lookup_start(const struct vma_tree *t, uint64_t addr)
+{
+	struct vm_area *n = t->last, *parent;
+
+	for (int level = 0; n && level < VMA_FINGER_LEVELS; level++) {
+		parent = rb_parent(n);
+		if (!parent)
+			break;
+		if (parent->end <= addr)
+			return parent->rb_right;
+		n = parent;
+	}
+	return t->root;
+}
+
 struct vm_area *vma_lookup(const struct vma_tree *t, uint64_t addr)
 {
-	struct vm_area *n = t->root;
+	struct vm_area *n = lookup_start(t, addr);
 
 	while (n) {
 		if (addr < n->start)
@@ -536,7 +557,7 @@ struct vm_area *vma_lookup(const struct vma_tree *t, uint64_t addr)
 
 struct vm_area *vma_find(const struct vma_tree *t, uint64_t addr)
 {
-	struct vm_area *n = t->root, *best = NULL;
+	struct vm_area *n = lookup_start(t, addr), *best = NULL;
 
 	while (n) {
 		if (n->end > addr) {

@@ -68,6 +68,10 @@ static const struct opdesc ops[] = {
 	    { "max", 'r', FAM_NUM, false, false, 0 } } },
 	{ "setcaps", OP_SETCAPS, OPF_STEP | OPF_RESULT, 'd', NULL, "give the process capabilities (CAP_*)", 1,
 	  { FLAGS("caps", FAM_CAP) } },
+	{ "setlayout", OP_SETLAYOUT, OPF_STEP, 0, "KEY=VALUE...",
+	  "set layout fields (start_code= ... brk= start_stack= ...) as a real process had them", 0, { { 0 } } },
+	{ "regions", OP_REGIONS, OPF_STEP, 0, "then smaps entries, then end",
+	  "add pre-existing regions (no pages) copied from a real process's smaps", 0, { { 0 } } },
 	{ "brkbase", OP_BRKBASE, OPF_STEP | OPF_RESULT, 'd', NULL,
 	  "start the heap at ADDR (start_brk = brk), as exec does", 1, { ADDR("addr") } },
 
@@ -182,7 +186,7 @@ void ops_print_help(FILE *out)
 	} groups[] = {
 		{ OP_MMAP, OP_SYSCALL, "system calls (as_syscall)" },
 		{ OP_READ, OP_TOUCH, "accesses (as a CPU makes them; a bad one prints its signal)" },
-		{ OP_FORK, OP_BRKBASE, "processes" },
+		{ OP_FORK, OP_REGIONS, "processes" },
 		{ OP_OPEN, OP_CLOSE, "host files" },
 		{ OP_MAPS, OP_PS, "views" },
 		{ OP_MACHINE, OP_EXPECT, "the rest" },

@@ -35,6 +35,7 @@ enum op {
 	OP_READ, OP_WRITE, OP_FETCH, OP_TOUCH,
 	/* processes and their settings */
 	OP_FORK, OP_THREAD, OP_SWITCH, OP_EXIT, OP_EXEC, OP_SETRLIMIT, OP_SETCAPS, OP_BRKBASE,
+	OP_SETLAYOUT, OP_REGIONS,
 	/* host files for file mappings */
 	OP_OPEN, OP_TMPFILE, OP_PWRITE, OP_FTRUNCATE, OP_CLOSE,
 	/* views */
@@ -83,7 +84,7 @@ struct outcome {
 
 enum cmp { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
 
-#define STMT_MAX_ARGS 8
+#define STMT_MAX_ARGS 16
 
 struct stmt {
 	int line, col;              /* where the op word is */
@@ -96,7 +97,8 @@ struct stmt {
 	struct expr *lhs, *rhs;
 	enum cmp cmp;
 	int cmp_col;
-	/* OP_EXPECT_MAPS: lines normalized to single spaces; range or NULL */
+	/* OP_EXPECT_MAPS: lines normalized to single spaces; range or NULL.
+	   OP_REGIONS: the same lines, the block's smaps text */
 	char **lines;
 	int nlines;
 	struct expr *lo, *hi;

@@ -844,6 +844,54 @@ static bool parse_pwrite(struct parser *p, struct stmt *st, int first, int end)
 	return true;
 }
 
+/* The layout fields setlayout knows, as struct as_mm_layout names them. */
+static const char *const layout_keys[] = {
+	"start_code", "end_code", "start_data", "end_data", "start_brk", "brk", "start_stack",
+	"arg_start", "arg_end", "env_start", "env_end", NULL,
+};
+
+static bool parse_setlayout(struct parser *p, struct stmt *st, int first, int end)
+{
+	if (end == first) {
+		perr(p, p->end_col, "setlayout wants KEY=VALUE settings, e.g. setlayout start_brk=0x555555559000 brk=0x55555557a000");
+		return false;
+	}
+	for (int i = first; i < end; i++) {
+		const struct token *t = &p->tok[i];
+		const char *eq = t->type == T_WORD ? memchr(t->p, '=', t->len) : NULL;
+		size_t klen = eq ? (size_t)(eq - t->p) : 0;
+		struct token vt;
+		int k;
+
+		if (!eq || !klen || klen + 1 == t->len) {
+			perr(p, t->col, "setlayout settings are KEY=VALUE (keys: start_code end_code start_data end_data "
+			     "start_brk brk start_stack arg_start arg_end env_start env_end)");
+			return false;
+		}
+		for (k = 0; layout_keys[k]; k++)
+			if (strlen(layout_keys[k]) == klen && !memcmp(layout_keys[k], t->p, klen))
+				break;
+		if (!layout_keys[k]) {
+			perr(p, t->col, "unknown layout field '%.*s' (keys: start_code end_code start_data end_data "
+			     "start_brk brk start_stack arg_start arg_end env_start env_end)", (int)klen, t->p);
+			return false;
+		}
+		vt = *t;
+		vt.p = eq + 1;
+		vt.len = t->len - klen - 1;
+		vt.col = t->col + (int)klen + 1;
+		struct arg *g = &st->args[st->nargs++];
+
+		g->kind = A_EXPR;
+		g->col = t->col;
+		g->s = (char *)layout_keys[k];
+		g->e = expr_of(p, &vt, FAM_NUM, SCOPE_ARG, layout_keys[k]);
+		if (!g->e)
+			return false;
+	}
+	return true;
+}
+
 /* The setting names of `machine`, as as_machine_config fields. */
 static bool apply_machine(struct parser *p, int first, int end)
 {
@@ -1225,6 +1273,16 @@ static bool parse_line(struct parser *p)
 		if (!parse_pwrite(p, st, i + 1, end))
 			return false;
 		break;
+	case OP_SETLAYOUT:
+		if (!parse_setlayout(p, st, i + 1, end))
+			return false;
+		break;
+	case OP_REGIONS:
+		if (end > i + 1) {
+			perr(p, p->tok[i + 1].col, "regions takes no arguments: the smaps entries follow on the next lines, then end");
+			return false;
+		}
+		break;
 	case OP_SAY: {
 		/* The rest of the line, verbatim; or one string. */
 		const char *rest = ot->p + ot->len;
@@ -1330,7 +1388,8 @@ struct script *script_parse(const char *name, const char *text, size_t len, FILE
 		p.lt = s->line_text[ln];
 		if (!parse_line(&p))
 			break;
-		if (s->nstmts && s->stmts[s->nstmts - 1].op == OP_EXPECT_MAPS &&
+		if (s->nstmts && (s->stmts[s->nstmts - 1].op == OP_EXPECT_MAPS ||
+				  s->stmts[s->nstmts - 1].op == OP_REGIONS) &&
 		    s->stmts[s->nstmts - 1].line == p.line) {
 			/* The block: lines up to "end". */
 			int start_line = p.line;
@@ -1341,7 +1400,8 @@ struct script *script_parse(const char *name, const char *text, size_t len, FILE
 				if (ln >= s->nlines) {
 					p.line = start_line;
 					p.lt = s->line_text[start_line - 1];
-					perr(&p, 1, "expect maps: no 'end' line closes this block");
+					perr(&p, 1, "%s: no 'end' line closes this block",
+					     op_name(s->stmts[s->nstmts - 1].op));
 					break;
 				}
 				char *norm = normalize_maps_line(s, s->line_text[ln]);
@@ -1359,6 +1419,20 @@ struct script *script_parse(const char *name, const char *text, size_t len, FILE
 			}
 			s->stmts[s->nstmts - 1].lines = lines;
 			s->stmts[s->nstmts - 1].nlines = nl;
+			if (s->stmts[s->nstmts - 1].op == OP_REGIONS) {
+				/* The smaps text the block stands for. */
+				size_t total = 1;
+				char *smaps;
+
+				for (int k = 0; k < nl; k++)
+					total += strlen(lines[k]) + 1;
+				smaps = arena_alloc(s, total);
+				for (int k = 0; k < nl; k++)
+					strcat(strcat(smaps, lines[k]), "\n");
+				s->stmts[s->nstmts - 1].args[0].kind = A_STRING;
+				s->stmts[s->nstmts - 1].args[0].s = smaps;
+				s->stmts[s->nstmts - 1].args[0].len = total - 1;
+			}
 		}
 	}
 	free(p.defined);

@@ -19,6 +19,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifdef ASPACE_TOOL_HAVE_STANDINS
+#include "oracle.h" /* orc_space_standins: the oracle's stand-in regions */
+#endif
+
 /* ---- Builtins: counters, layout and machine statistics in expressions ---- */
 
 enum bsrc { B_COUNTER, B_RSS, B_LAYOUT, B_MACHINE };
@@ -989,6 +993,65 @@ static int do_file(struct runner *r, const struct stmt *st, struct res *x)
 	}
 }
 
+/*
+ * regions and setlayout: a space made to look like a real process's, as the
+ * reproducers of `aspace diff` start. Stand-in regions are the oracle's
+ * (orc_space_standins); layout fields need as_mm_set_layout (PR_SET_MM_MAP).
+ * Until a build has them, the statements are refused as input errors.
+ */
+static int do_setup(struct runner *r, const struct stmt *st, struct as_mm *mm, struct res *x)
+{
+	if (st->op == OP_REGIONS) {
+		snprintf(x->call, sizeof(x->call), "regions(%d lines of smaps)", st->nlines);
+#ifdef ASPACE_TOOL_HAVE_STANDINS
+		char err[256] = "";
+
+		if (orc_space_standins(mm, st->args[0].s, err, sizeof(err)) != 0) {
+			rerr(r, st, st->col, "regions: %s", err);
+			return -1;
+		}
+		set_result(x, 0, 'd');
+		return 0;
+#else
+		(void)mm;
+		rerr(r, st, st->col, "regions: not supported by this build yet (it needs the oracle's "
+		     "orc_space_standins)");
+		return -1;
+#endif
+	}
+	struct as_mm_layout l;
+
+	as_mm_get_layout(mm, &l);
+	snprintf(x->call, sizeof(x->call), "setlayout(");
+	for (int i = 0; i < st->nargs; i++) {
+		uint64_t v;
+		uint64_t *field = !strcmp(st->args[i].s, "start_code") ? &l.start_code
+				: !strcmp(st->args[i].s, "end_code")     ? &l.end_code
+				: !strcmp(st->args[i].s, "start_data")   ? &l.start_data
+				: !strcmp(st->args[i].s, "end_data")     ? &l.end_data
+				: !strcmp(st->args[i].s, "start_brk")    ? &l.start_brk
+				: !strcmp(st->args[i].s, "brk")          ? &l.brk
+				: !strcmp(st->args[i].s, "start_stack")  ? &l.start_stack
+				: !strcmp(st->args[i].s, "arg_start")    ? &l.arg_start
+				: !strcmp(st->args[i].s, "arg_end")      ? &l.arg_end
+				: !strcmp(st->args[i].s, "env_start")    ? &l.env_start
+									 : &l.env_end;
+
+		if (!eval(r, st, st->args[i].e, &v))
+			return -1;
+		*field = v;
+		cat(x->call, sizeof(x->call), "%s%s=%#" PRIx64, i ? ", " : "", st->args[i].s, v);
+	}
+	cat(x->call, sizeof(x->call), ")");
+#ifdef ASPACE_TOOL_HAVE_SET_LAYOUT
+	set_result(x, as_mm_set_layout(mm, &l), 'd');
+	return 0;
+#else
+	rerr(r, st, st->col, "setlayout: not supported by this build yet (it needs as_mm_set_layout)");
+	return -1;
+#endif
+}
+
 /* One step; 0, or -1 after a run-time input error. */
 static int do_step(struct runner *r, const struct stmt *st)
 {
@@ -1014,6 +1077,9 @@ static int do_step(struct runner *r, const struct stmt *st)
 			break;
 		case OP_SETRLIMIT: case OP_SETCAPS: case OP_BRKBASE:
 			rc = do_setting(r, st, mm, &x);
+			break;
+		case OP_SETLAYOUT: case OP_REGIONS:
+			rc = do_setup(r, st, mm, &x);
 			break;
 		default:
 			rc = do_syscall(r, st, mm, &x);

@@ -769,29 +769,66 @@ struct cmp {
 	struct orc_entry *before;   /* the kernel before snapshot's entries */
 	size_t nbefore;
 	char **kmaps, **ksmaps, **amaps, **asmaps; /* per op, inodes normalized */
+	bool kowned, aowned;        /* ... copies, or the records' own texts */
 };
 
-/* Normalize every record's maps and smaps of one side, in op order. */
-static int normalize_trace(const struct orc_trace *t, size_t n, char ***maps, char ***smaps)
+/* Would normalize_inodes rename anything in text? */
+static bool has_new_inodes(const char *text, const struct inomap *m)
+{
+	const char *p = text, *end = text ? text + strlen(text) : NULL;
+
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		unsigned major, minor;
+		uint64_t ino;
+		size_t a, l, nm;
+		long idx;
+
+		if (!eol)
+			eol = end;
+		if (parse_header(p, eol, &major, &minor, &ino, &a, &l, &nm) && major == 0 && ino != 0 &&
+		    ((idx = inomap_find(m, major, minor, ino)) < 0 || (size_t)idx >= m->nbefore))
+			return true;
+		p = eol + 1;
+	}
+	return false;
+}
+
+/*
+ * Every record's maps and smaps of one side, in op order, with new
+ * pseudo-filesystem inodes renamed. When the sequence made none, the
+ * arrays borrow the records' own texts (*owned false).
+ */
+static int normalize_trace(const struct orc_trace *t, size_t n, char ***maps, char ***smaps, bool *owned)
 {
 	struct inomap m = { 0 };
+	bool any = false;
 
+	*owned = false;
 	*maps = calloc(n ? n : 1, sizeof(**maps));
 	*smaps = calloc(n ? n : 1, sizeof(**smaps));
 	if (!*maps || !*smaps)
 		return -1;
 	inomap_seed(&m, t->before.maps);
+	for (size_t i = 0; i < n && !any; i++)
+		any = has_new_inodes(t->rec[i].maps, &m);
 	for (size_t i = 0; i < n; i++) {
-		(*maps)[i] = normalize_inodes(t->rec[i].maps, &m);
-		(*smaps)[i] = normalize_inodes(t->rec[i].smaps, &m);
+		if (any) {
+			(*maps)[i] = normalize_inodes(t->rec[i].maps, &m);
+			(*smaps)[i] = normalize_inodes(t->rec[i].smaps, &m);
+		} else {
+			(*maps)[i] = t->rec[i].maps;
+			(*smaps)[i] = t->rec[i].smaps;
+		}
 	}
+	*owned = any;
 	free(m.keys);
 	return 0;
 }
 
-static void free_texts(char **v, size_t n)
+static void free_texts(char **v, size_t n, bool owned)
 {
-	for (size_t i = 0; v && i < n; i++)
+	for (size_t i = 0; owned && v && i < n; i++)
 		free(v[i]);
 	free(v);
 }
@@ -1020,7 +1057,8 @@ int orc_compare(const struct orc_op *ops, size_t n, const struct orc_trace *k, c
 	if (both > n)
 		both = n;
 	res->ops_compared = (int)both;
-	if (normalize_trace(k, both, &c.kmaps, &c.ksmaps) || normalize_trace(a, both, &c.amaps, &c.asmaps)) {
+	if (normalize_trace(k, both, &c.kmaps, &c.ksmaps, &c.kowned) ||
+	    normalize_trace(a, both, &c.amaps, &c.asmaps, &c.aowned)) {
 		snprintf(res->error, sizeof(res->error), "out of memory");
 		count = -1;
 		goto out;
@@ -1058,10 +1096,10 @@ int orc_compare(const struct orc_op *ops, size_t n, const struct orc_trace *k, c
 		fprintf(report, "orc%s%s%s: ... %d divergence(s) in all (of %zu ops)\n", o->name ? "[" : "",
 			o->name ? o->name : "", o->name ? "]" : "", count, n);
 out:
-	free_texts(c.kmaps, both);
-	free_texts(c.ksmaps, both);
-	free_texts(c.amaps, both);
-	free_texts(c.asmaps, both);
+	free_texts(c.kmaps, both, c.kowned);
+	free_texts(c.ksmaps, both, c.kowned);
+	free_texts(c.amaps, both, c.aowned);
+	free_texts(c.asmaps, both, c.aowned);
 	free(c.before);
 	return count;
 }

@@ -104,49 +104,54 @@ int orc_validate(const struct orc_op *ops, size_t n, char *msg, size_t len)
 
 /* ---- reading the child's /proc files ---- */
 
-/* The whole of a /proc file (malloc'd, NUL terminated), or NULL. */
+/*
+ * The whole of a /proc file (malloc'd to its exact size, NUL terminated),
+ * or NULL. Read through a scratch buffer kept per thread, so that a run
+ * allocates only what it keeps: under ASan freed buffers stay resident in
+ * the quarantine, and every later kernel child inherits them and makes
+ * each smaps read walk them.
+ */
 static char *slurp(pid_t pid, const char *what)
 {
-	char path[64];
-	size_t cap = 64 * 1024, len = 0;
-	char *buf;
+	static __thread char *scratch;
+	static __thread size_t cap;
+	char path[64], *out = NULL;
+	size_t len = 0;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	buf = malloc(cap);
-	while (buf) {
+	for (;;) {
 		ssize_t r;
 
 		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap * 2);
+			size_t nc = cap ? cap * 2 : 256 * 1024;
+			char *nb = realloc(scratch, nc);
 
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
+			if (!nb)
+				goto out;
+			scratch = nb;
+			cap = nc;
 		}
-		r = read(fd, buf + len, cap - len - 1);
+		r = read(fd, scratch + len, cap - len - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
+		if (r < 0)
+			goto out;
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
+	out = malloc(len + 1);
+	if (out) {
+		memcpy(out, scratch, len);
+		out[len] = '\0';
+	}
+out:
 	close(fd);
-	if (buf)
-		buf[len] = '\0';
-	return buf;
+	return out;
 }
 
 /* /proc/PID/stat fields, 1-based as proc(5) numbers them. */
