@@ -137,4 +137,12 @@ enum {
 /* flags[i] for the page at va[i]; 0, or -errno when the host won't tell (not root). */
 int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL AS_MUST_CHECK;
 
+/*
+ * The host folios holding the pages mapped at va[0..n): before[i] gets how
+ * many pages of its folio come before page i, nr[i] how many the folio has
+ * (1 for an order-0 page, and whenever the host won't tell: not root,
+ * nothing mapped there). 0, or -errno when the host's files can't be read.
+ */
+int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr) AS_INTERNAL;
+
 #endif

@@ -311,3 +311,78 @@ out:
 		close(kf);
 	return rc;
 }
+
+#define FOLIO_SCAN 512 /* the largest folio looked for: a PMD's worth of pages */
+
+/* The folio of frame pfn from kpageflags: its head frame and size; false if unknown. */
+static bool folio_of(int kf, uint64_t pfn, uint64_t *head, uint64_t *nr)
+{
+	uint64_t f = 0, lo, kpf[FOLIO_SCAN];
+	ssize_t got;
+	size_t n, i;
+
+	if (pread(kf, &f, sizeof(f), (off_t)(pfn * sizeof(f))) != (ssize_t)sizeof(f))
+		return false;
+	if (!((f >> KPF_COMPOUND_HEAD) & 1) && !((f >> KPF_COMPOUND_TAIL) & 1)) {
+		*head = pfn;
+		*nr = 1;
+		return true;
+	}
+	/* Backwards to the head, within FOLIO_SCAN frames. */
+	lo = pfn >= FOLIO_SCAN - 1 ? pfn - (FOLIO_SCAN - 1) : 0;
+	n = (size_t)(pfn - lo);
+	got = pread(kf, kpf, (n + 1) * sizeof(kpf[0]), (off_t)(lo * sizeof(kpf[0])));
+	if (got != (ssize_t)((n + 1) * sizeof(kpf[0])))
+		return false;
+	for (i = n; !((kpf[i] >> KPF_COMPOUND_HEAD) & 1); i--)
+		if (!((kpf[i] >> KPF_COMPOUND_TAIL) & 1) || i == 0)
+			return false;
+	*head = lo + i;
+	/* Forwards: the tails after the head. */
+	got = pread(kf, kpf, sizeof(kpf), (off_t)((*head + 1) * sizeof(kpf[0])));
+	if (got < 0)
+		return false;
+	for (i = 0; i < (size_t)got / sizeof(kpf[0]) && ((kpf[i] >> KPF_COMPOUND_TAIL) & 1); i++)
+		;
+	*nr = 1 + i;
+	return pfn < *head + *nr;
+}
+
+int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr)
+{
+	uint64_t head = 0, fnr = 0;
+	int pm, kf;
+
+	for (size_t i = 0; i < n; i++) {
+		before[i] = 0;
+		nr[i] = 1;
+	}
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return -errno;
+	kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (kf < 0) {
+		close(pm);
+		return -errno;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e = 0, pfn;
+
+		if (pread(pm, &e, sizeof(e), (off_t)(((uintptr_t)va[i] / ENV_PAGE) * sizeof(e))) !=
+			    (ssize_t)sizeof(e) ||
+		    !(e & PM_PRESENT))
+			continue;
+		pfn = e & PM_PFN_MASK;
+		if (pfn == 0)
+			break; /* the host hides frame numbers: all order-0 as far as we know */
+		if (!(fnr && pfn >= head && pfn < head + fnr) && !folio_of(kf, pfn, &head, &fnr)) {
+			fnr = 0;
+			continue;
+		}
+		before[i] = (uint32_t)(pfn - head);
+		nr[i] = (uint32_t)fnr;
+	}
+	close(pm);
+	close(kf);
+	return 0;
+}

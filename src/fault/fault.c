@@ -327,22 +327,86 @@ static void map_file_pte(struct as_mm *mm, pte_t *ptep, pfn_t pfn, pte_t bits)
 	mm_add_rss(mm, mm_counter_of(pg), 1);
 }
 
+#define FOLIO_PMD_SIZE (2ull << 20)
+
+/* Map the cached pages of file pages [first, last] of v, whose entries are in one table. [P] */
+static void map_cached_run(struct as_mm *mm, struct vm_area *v, pte_t *table, uint64_t first,
+			   uint64_t last, pfn_t *pfns)
+{
+	for (uint64_t i = 0; i <= last - first; i++) {
+		uint64_t va = v->start + ((first + i - v->pgoff) << PAGE_SHIFT);
+		pte_t *p = table + pt_index(va, 1);
+
+		if (pfns[i] == PFN_NONE || __atomic_load_n(p, __ATOMIC_RELAXED) != 0)
+			continue;
+		map_file_pte(mm, p, pfns[i], file_pte_bits(v, frame_page(mm->m, pfns[i]), false));
+		pfns[i] = PFN_NONE; /* the entry holds the reference now */
+	}
+}
+
+static void put_pfns(struct as_mm *mm, const pfn_t *pfns, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (pfns[i] != PFN_NONE)
+			frame_put(mm->m, pfns[i]);
+}
+
+/*
+ * The large folios among the window's cached pages that Linux 6.18's
+ * filemap_map_pages maps whole: those lying inside the region and inside
+ * one page table (their entries share a PMD). Each goes to runs[] as
+ * [first, last] in file pages, cut at the end of the file. Returns how many.
+ */
+static unsigned whole_folios(struct as_mm *mm, struct vm_area *v, uint64_t first, uint64_t n,
+			     const pfn_t *pfns, uint64_t size_pages, uint64_t runs[][2])
+{
+	uint64_t vma_pages = (v->end - v->start) >> PAGE_SHIFT, covered = first;
+	unsigned nr_runs = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t fs, fe, va_s, va_e;
+		uint32_t before, nr;
+
+		if (pfns[i] == PFN_NONE || first + i < covered)
+			continue;
+		file_page_folio(frame_page(mm->m, pfns[i]), &before, &nr);
+		if (nr <= 1 || before > first + i)
+			continue;
+		fs = first + i - before;
+		fe = fs + nr - 1;
+		covered = fe + 1;
+		if (fs < v->pgoff || fe >= v->pgoff + vma_pages)
+			continue;
+		va_s = v->start + ((fs - v->pgoff) << PAGE_SHIFT);
+		va_e = va_s + ((uint64_t)nr << PAGE_SHIFT) - 1;
+		if ((va_s & ~(FOLIO_PMD_SIZE - 1)) != (va_e & ~(FOLIO_PMD_SIZE - 1)))
+			continue;
+		runs[nr_runs][0] = fs;
+		runs[nr_runs][1] = fe < size_pages ? fe : size_pages - 1;
+		nr_runs++;
+	}
+	return nr_runs;
+}
+
 /*
  * Fault-around (do_fault_around, filemap_map_pages): map the pages already
  * cached among up to 16 entries around addr: the window starts at addr's
  * entry rounded down to 16 in its page table, or at the region's start,
- * and stays inside the region, the page table and the file. Entries
- * already present are left alone. *mapped tells whether addr got mapped.
- * FAULT_DONE, or FAULT_OOM when the page table can't be had.
+ * and stays inside the region, the page table and the file. A large host
+ * folio the window touches is mapped whole when it fits the region and
+ * the page table, as Linux 6.18 does. Entries already present are left
+ * alone. *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM
+ * when the page table can't be had.
  */
 static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint64_t addr,
 				      uint64_t size_pages, bool *mapped)
 {
 	uint64_t pte_off = pt_index(addr, 1), vma_off = (addr - v->start) >> PAGE_SHIFT;
 	uint64_t vma_pages = (v->end - v->start) >> PAGE_SHIFT, pgoff = file_pgoff(v, addr);
-	uint64_t from, to, first, last;
-	pfn_t pfns[FAULT_AROUND_PAGES];
+	uint64_t from, to, first, last, runs[FAULT_AROUND_PAGES][2];
+	pfn_t pfns[FAULT_AROUND_PAGES], folio[PT_ENTRIES];
 	pte_t *ptep, *table;
+	unsigned nr_runs;
 
 	*mapped = false;
 	from = pte_off & ~(uint64_t)(FAULT_AROUND_PAGES - 1);
@@ -361,29 +425,28 @@ static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint6
 	if (last > size_pages - 1)
 		last = size_pages - 1;
 	file_cache_get_cached(v->file->cache, first, last, pfns);
+	nr_runs = whole_folios(mm, v, first, last - first + 1, pfns, size_pages, runs);
 
 	pthread_mutex_lock(&mm->pt_lock);
 	if (pgtable_walk_alloc(&mm->pt, addr, &ptep) != 0) {
 		pthread_mutex_unlock(&mm->pt_lock);
-		for (uint64_t i = 0; i <= last - first; i++)
-			if (pfns[i] != PFN_NONE)
-				frame_put(mm->m, pfns[i]);
+		put_pfns(mm, pfns, last - first + 1);
 		return FAULT_OOM;
 	}
 	table = ptep - pte_off;
-	for (uint64_t i = 0; i <= last - first; i++) {
-		pte_t *p = table + from + i;
-
-		if (pfns[i] == PFN_NONE || __atomic_load_n(p, __ATOMIC_RELAXED) != 0)
-			continue;
-		map_file_pte(mm, p, pfns[i], file_pte_bits(v, frame_page(mm->m, pfns[i]), false));
-		pfns[i] = PFN_NONE; /* the entry holds the reference now */
+	map_cached_run(mm, v, table, first, last, pfns);
+	pthread_mutex_unlock(&mm->pt_lock);
+	put_pfns(mm, pfns, last - first + 1);
+	for (unsigned r = 0; r < nr_runs; r++) {
+		file_cache_get_cached(v->file->cache, runs[r][0], runs[r][1], folio);
+		pthread_mutex_lock(&mm->pt_lock);
+		map_cached_run(mm, v, table, runs[r][0], runs[r][1], folio);
+		pthread_mutex_unlock(&mm->pt_lock);
+		put_pfns(mm, folio, runs[r][1] - runs[r][0] + 1);
 	}
+	pthread_mutex_lock(&mm->pt_lock);
 	*mapped = pte_present(__atomic_load_n(ptep, __ATOMIC_RELAXED));
 	pthread_mutex_unlock(&mm->pt_lock);
-	for (uint64_t i = 0; i <= last - first; i++)
-		if (pfns[i] != PFN_NONE)
-			frame_put(mm->m, pfns[i]);
 	return FAULT_DONE;
 }
 

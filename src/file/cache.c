@@ -280,6 +280,25 @@ static void resident_locked(struct file_cache *c, uint64_t pgoff, size_t n, unsi
 		memset(vec, 1, n);
 }
 
+/* Remember the host folio of each newly bound page among pfns[0..n) (PFN_NONE entries skipped). */
+static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t n)
+{
+	void *va[PT_ENTRIES];
+	uint32_t before[PT_ENTRIES], nr[PT_ENTRIES];
+	size_t k = 0, idx[PT_ENTRIES];
+
+	for (size_t i = 0; i < n && k < PT_ENTRIES; i++) {
+		if (pfns[i] == PFN_NONE)
+			continue;
+		idx[k] = i;
+		va[k++] = frame_to_host(c->m, pfns[i]);
+	}
+	if (!k || env_host_folios(va, k, before, nr) != 0)
+		return;
+	for (size_t j = 0; j < k; j++)
+		file_page_set_folio(frame_page(c->m, pfns[idx[j]]), before[j], nr[j]);
+}
+
 /*
  * A new page for pgoff in the index, holding only the cache's reference:
  * a bound slot of the host file, or a zeroed frame of a shmem object.
@@ -347,6 +366,8 @@ enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *o
 		}
 		rc = cache_add_locked(c, pgoff, &pfn);
 		if (rc == 0) {
+			if (c->host)
+				learn_folios_locked(c, &pfn, 1);
 			frame_get(m, pfn);
 			pthread_mutex_unlock(&c->lock);
 			*out = pfn;
@@ -374,11 +395,16 @@ void file_cache_get_cached(struct file_cache *c, uint64_t first, uint64_t last, 
 		missing |= pfns[i] == PFN_NONE && first + i < end;
 	}
 	if (missing && c->host) {
+		pfn_t fresh[PT_ENTRIES];
+
 		resident_locked(c, first, (size_t)n, res);
-		for (uint64_t i = 0; i < n; i++)
+		for (uint64_t i = 0; i < n; i++) {
+			fresh[i] = PFN_NONE;
 			if (pfns[i] == PFN_NONE && first + i < end && res[i] &&
-			    cache_add_locked(c, first + i, &pfns[i]) != 0)
-				pfns[i] = PFN_NONE;
+			    cache_add_locked(c, first + i, &fresh[i]) == 0)
+				pfns[i] = fresh[i];
+		}
+		learn_folios_locked(c, fresh, (size_t)n);
 	}
 	for (uint64_t i = 0; i < n; i++)
 		if (pfns[i] != PFN_NONE)

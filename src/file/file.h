@@ -170,6 +170,30 @@ void file_cache_destroy(struct file_cache *c) AS_INTERNAL;
 /* The cache's descriptor becomes a dup of wfd (open for writing); bound pages writable. */
 int file_cache_make_writable(struct file_cache *c, int wfd) AS_INTERNAL AS_MUST_CHECK;
 
+/*
+ * The folio a cached page belongs to: aspace caches order-0 frames, but a
+ * host file's page remembers the host folio it was part of when it was
+ * bound (env_host_folios), since fault-around maps a large folio whole.
+ * *before: pages of the folio before this one; *nr: the folio's pages
+ * (1 for order-0, and whenever the host doesn't tell). Kept in the page
+ * descriptor's LRU field (prev), which nothing else uses for user pages.
+ */
+static inline void file_page_folio(const struct page *pg, uint32_t *before, uint32_t *nr)
+{
+	if (pg->prev == PFN_NONE) {
+		*before = 0;
+		*nr = 1;
+		return;
+	}
+	*before = pg->prev >> 16;
+	*nr = (pg->prev & 0xffff) + 1;
+}
+
+static inline void file_page_set_folio(struct page *pg, uint32_t before, uint32_t nr)
+{
+	pg->prev = nr <= 1 || nr > 0x10000 || before >= nr ? PFN_NONE : (before << 16) | (nr - 1);
+}
+
 /* Does a region of this file need write faults to dirty pages (vma_wants_writenotify)? */
 bool file_writenotify(const struct vm_area *v) AS_INTERNAL;
 

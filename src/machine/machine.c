@@ -87,10 +87,12 @@ int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out)
 		goto destroy_pool;
 	if (pthread_mutex_init(&m->files_lock, NULL) != 0)
 		goto destroy_slab_list_lock;
+	if (pthread_mutex_init(&m->lazy_lock, NULL) != 0)
+		goto destroy_files_lock;
 
 	m->zero_pfn = frame_alloc(m, 0, FA_RESERVED | FA_ZERO | FA_NOFAIL);
 	if (m->zero_pfn == PFN_NONE)
-		goto destroy_files_lock;
+		goto destroy_lazy_lock;
 
 	m->caches = calloc(MC_NR, sizeof(*m->caches));
 	if (!m->caches)
@@ -115,6 +117,8 @@ destroy_caches:
 	free(m->caches);
 free_zero_page:
 	frame_free(m, m->zero_pfn, 0);
+destroy_lazy_lock:
+	pthread_mutex_destroy(&m->lazy_lock);
 destroy_files_lock:
 	pthread_mutex_destroy(&m->files_lock);
 destroy_slab_list_lock:
@@ -141,6 +145,8 @@ void as_machine_free(struct as_machine *m)
 		return;
 	if (AS_UNLIKELY(m->file_maps || m->file_caches))
 		ENV_PANIC("as_machine_free: files are still mapped");
+	machine_lazyfree_drain(m);
+	pthread_mutex_destroy(&m->lazy_lock);
 	pthread_mutex_destroy(&m->files_lock);
 	for (unsigned i = MC_NR; i-- > 0;)
 		slab_cache_destroy(&m->caches[i]);
@@ -248,8 +254,40 @@ int as_machine_check(struct as_machine *m, FILE *report)
  * no other thread may allocate or free frames of this machine meanwhile
  * (machine.h, "Quiescence"); the calling thread's own cache is always safe.
  */
+/* Move the batch: its pages become lazily freeable. Caller holds lazy_lock. */
+static void lazyfree_drain_locked(struct as_machine *m)
+{
+	for (unsigned i = 0; i < m->lazy_count; i++) {
+		pfn_t pfn = m->lazy_batch[i];
+		struct page *pg = frame_page(m, pfn);
+
+		if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED))
+			__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_SWAPBACKED, __ATOMIC_RELAXED);
+		frame_put(m, pfn);
+	}
+	m->lazy_count = 0;
+}
+
+void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
+{
+	pthread_mutex_lock(&m->lazy_lock);
+	frame_get(m, pfn);
+	m->lazy_batch[m->lazy_count++] = pfn;
+	if (m->lazy_count == LAZYFREE_BATCH)
+		lazyfree_drain_locked(m);
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
+void machine_lazyfree_drain(struct as_machine *m)
+{
+	pthread_mutex_lock(&m->lazy_lock);
+	lazyfree_drain_locked(m);
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
 void as_machine_drain(struct as_machine *m)
 {
+	machine_lazyfree_drain(m);
 	pthread_mutex_lock(&m->slab_list_lock);
 	for (struct slab_cache *c = m->slab_list; c; c = c->next)
 		slab_cache_shrink(c);

@@ -68,6 +68,9 @@
 #define MAX_ORDER AS_MAX_ORDER
 #define NR_ORDERS (MAX_ORDER + 1)
 
+/* Pages a folio batch holds before it is moved (Linux's PAGEVEC_SIZE). */
+#define LAZYFREE_BATCH 31
+
 /* A frame number of simulated RAM. */
 typedef uint32_t pfn_t;
 #define PFN_NONE UINT32_MAX
@@ -159,6 +162,15 @@ struct as_machine {
 	uint64_t nframes;              /* [I] */
 	struct page *pages;            /* [I] array of nframes descriptors */
 	pfn_t zero_pfn;                /* [I] the shared zero page */
+
+	/*
+	 * Pages MADV_FREE marked, waiting to become lazily freeable (Linux's
+	 * per-CPU lru_lazyfree folio batch; the machine is one CPU here). Each
+	 * holds a reference. [lazy_lock]
+	 */
+	pthread_mutex_t lazy_lock;
+	pfn_t lazy_batch[LAZYFREE_BATCH];
+	unsigned lazy_count;
 
 	pthread_mutex_t zone_lock;
 	uint32_t free_head[NR_ORDERS]; /* [Z] free lists, PFN_NONE-terminated */
@@ -283,6 +295,16 @@ void frame_put(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
  * and tells whether an injected failure fires now.
  */
 bool machine_alloc_should_fail(struct as_machine *m) AS_INTERNAL;
+
+/*
+ * MADV_FREE's lazy-free batch: add an anonymous, swap-backed page (taking a
+ * reference); a full batch is moved at once: its pages stop being
+ * swap-backed (smaps LazyFree) and the references are dropped. Drained
+ * where Linux drains its LRU batches: at each MADV_FREE of a region,
+ * munmap and exit.
+ */
+void machine_lazyfree_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
+void machine_lazyfree_drain(struct as_machine *m) AS_INTERNAL;
 
 /* Return this thread's cached frames to the buddy lists. */
 void frame_tcache_flush(struct as_machine *m) AS_INTERNAL;

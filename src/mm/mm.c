@@ -204,6 +204,7 @@ void mm_exit_mmap(struct as_mm *mm)
 	struct vm_area *v;
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
+	machine_lazyfree_drain(mm->m);
 	mm_zap_range(mm, 0, mm->task_size, true);
 	while ((v = vma_first(&mm->tree)) != NULL) {
 		vma_tree_erase(&mm->tree, v);

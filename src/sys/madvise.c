@@ -311,8 +311,9 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 			pgtable_set(&g->mm->pt, ptep, e & ~(PTE_A | PTE_D));
 			g->changed = true;
 		}
-		if (pg->flags & PG_ANON)
-			page_clear_flags(pg, PG_SWAPBACKED);
+		/* folio_mark_lazyfree: through the lazy-free batch, not at once. */
+		if ((pg->flags & (PG_ANON | PG_SWAPBACKED | PG_MLOCKED)) == (PG_ANON | PG_SWAPBACKED))
+			machine_lazyfree_add(g->mm->m, pte_pfn(e));
 		return 0;
 	case MADV_COLD:
 		if (mapcount != 1)
@@ -358,6 +359,8 @@ static int advise_dontneed_free(struct madv *a)
 	if (a->behavior == MADV_FREE) {
 		if (!region_is_anon(a->v))
 			return -EINVAL;
+		/* Linux drains its LRU batches before freeing each region (lru_add_drain). */
+		machine_lazyfree_drain(a->mm->m);
 		age_range(a);
 		return 0;
 	}
@@ -370,6 +373,7 @@ static int advise_cold_pageout(struct madv *a)
 {
 	if (a->v->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
 		return -EINVAL;
+	machine_lazyfree_drain(a->mm->m); /* lru_add_drain, as Linux before aging */
 	age_range(a);
 	return 0;
 }

@@ -364,6 +364,7 @@ void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u)
 
 	if (!v)
 		return;
+	machine_lazyfree_drain(mm->m); /* unmap_region's lru_add_drain */
 	mm_zap_range(mm, u->start, u->end, true);
 	for (; v && v->start < u->end; v = next) {
 		next = vma_next(v);
