@@ -150,6 +150,25 @@ struct as_mm_layout {
 	uint64_t start_code, end_code, start_data, end_data;
 };
 AS_API void as_mm_get_layout(struct as_mm *mm, struct as_mm_layout *out);
+/*
+ * Set the layout fields a process can set with prctl(PR_SET_MM_MAP):
+ * code, data, brk, stack, argument and environment ranges (mmap_base and
+ * task_size too when non-zero, for tools that recreate a process). -EINVAL
+ * when a range is reversed or outside the task size; nothing changes then.
+ */
+AS_API int as_mm_set_layout(struct as_mm *mm, const struct as_mm_layout *layout);
+
+/* What the page tables hold for one address (a walk, as a student would do it by hand). */
+struct as_pte_info {
+	uint64_t va;
+	uint64_t entry[4];     /* PGD, PUD, PMD, PTE entries; 0 where the walk stopped */
+	int levels;            /* tables that exist on the way: 1 (PGD only) .. 4 */
+	int present, writable, user, accessed, dirty, nx, special; /* bits of the leaf */
+	uint64_t frame;        /* frame number of a present leaf */
+	int refcount, mapcount; /* of that frame */
+	const char *kind;      /* "anon", "file", "shmem", "zero", "guard", "none" */
+};
+AS_API int as_mm_walk(struct as_mm *mm, uint64_t va, struct as_pte_info *out);
 
 /* Counters of a space, in pages unless named otherwise (as /proc/PID/status). */
 struct as_mm_counters {

@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 #define ENV_PAGE 4096ull
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #define VIEW_CHUNK (4ull << 20) /* residency views cover aligned 4 MiB windows */
 
 static _Atomic uint64_t bound_pages;
@@ -157,7 +160,7 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	int err;
 
 	if (rebind) {
-		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)off);
 		return p == slot ? 0 : -errno;
 	}
 	if (atomic_fetch_add_explicit(&bound_pages, 1, memory_order_relaxed) >= env_file_bind_budget()) {
@@ -290,6 +293,12 @@ int env_host_page_flags(void *const *va, size_t n, unsigned *flags)
 			rc = -EIO;
 			break;
 		}
+		/* The host dropped its entry (reclaim): fill it again, without faulting on a
+		 * page it can't give (that makes the madvise fail instead). */
+		if (!(e & PM_PRESENT) && madvise(va[i], ENV_PAGE, MADV_POPULATE_READ) == 0 &&
+		    pread(pm, &e, sizeof(e), (off_t)(((uintptr_t)va[i] / ENV_PAGE) * sizeof(e))) !=
+			    (ssize_t)sizeof(e))
+			e = 0;
 		if (!(e & PM_PRESENT))
 			continue;
 		pfn = e & PM_PFN_MASK;

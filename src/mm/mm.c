@@ -292,6 +292,44 @@ void as_mm_get_layout(struct as_mm *mm, struct as_mm_layout *out)
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
+/* A range [a, b) is well formed: ordered and inside the task size. */
+static bool range_ok(const struct as_mm *mm, uint64_t a, uint64_t b)
+{
+	return a <= b && b <= mm->task_size;
+}
+
+int as_mm_set_layout(struct as_mm *mm, const struct as_mm_layout *l)
+{
+	if (!mm || !l)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	if (!range_ok(mm, l->start_code, l->end_code) || !range_ok(mm, l->start_data, l->end_data) ||
+	    !range_ok(mm, l->start_brk, l->brk) || !range_ok(mm, l->arg_start, l->arg_end) ||
+	    !range_ok(mm, l->env_start, l->env_end) || l->start_stack > mm->task_size ||
+	    (l->task_size && l->task_size > TASK_SIZE_MAX) ||
+	    (l->mmap_base && (l->mmap_base & ~PAGE_MASK || l->mmap_base > mm->task_size))) {
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		return -EINVAL;
+	}
+	mm->start_code = l->start_code;
+	mm->end_code = l->end_code;
+	mm->start_data = l->start_data;
+	mm->end_data = l->end_data;
+	mm->start_brk = l->start_brk;
+	mm->brk = l->brk;
+	mm->start_stack = l->start_stack;
+	mm->arg_start = l->arg_start;
+	mm->arg_end = l->arg_end;
+	mm->env_start = l->env_start;
+	mm->env_end = l->env_end;
+	if (l->task_size)
+		mm->task_size = l->task_size;
+	if (l->mmap_base)
+		mm->mmap_base = l->mmap_base;
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	return 0;
+}
+
 static uint64_t rss_total(struct as_mm *mm)
 {
 	return (uint64_t)(atomic_load(&mm->rss[MM_FILEPAGES]) + atomic_load(&mm->rss[MM_ANONPAGES]) +

@@ -105,6 +105,64 @@ int as_mm_write_maps(struct as_mm *mm, FILE *out)
 	return ferror(out) ? -EIO : 0;
 }
 
+/* ---- page-table walks ---- */
+
+static const char *frame_kind(const struct page *pg)
+{
+	if (pg->flags & PG_ANON)
+		return "anon";
+	if (pg->flags & PG_SHMEM)
+		return "shmem";
+	if (pg->flags & PG_FILE)
+		return "file";
+	return "none";
+}
+
+int as_mm_walk(struct as_mm *mm, uint64_t va, struct as_pte_info *out)
+{
+	const pte_t *table;
+	pte_t e = 0;
+
+	if (!mm || !out)
+		return -EINVAL;
+	*out = (struct as_pte_info){ .va = va, .kind = "none" };
+	if (va >= PT_USER_TOP)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	pthread_mutex_lock(&mm->pt_lock);
+	table = frame_to_host(mm->m, mm->pt.root);
+	for (int level = PT_LEVELS; level >= 1; level--) {
+		out->levels++;
+		e = __atomic_load_n(&table[pt_index(va, level)], __ATOMIC_ACQUIRE);
+		out->entry[PT_LEVELS - level] = e;
+		if (level == 1 || !pte_present(e))
+			break;
+		table = frame_to_host(mm->m, pte_pfn(e));
+	}
+	if (out->levels == PT_LEVELS && e) {
+		out->present = pte_present(e);
+		out->writable = !!(e & PTE_RW);
+		out->user = !!(e & PTE_US);
+		out->accessed = !!(e & PTE_A);
+		out->dirty = !!(e & PTE_D);
+		out->nx = !!(e & PTE_NX);
+		out->special = !!(e & PTE_SPECIAL);
+		if (e == PTE_MARKER_GUARD) {
+			out->kind = "guard";
+		} else if (out->present) {
+			const struct page *pg = frame_page(mm->m, pte_pfn(e));
+
+			out->frame = pte_pfn(e);
+			out->refcount = atomic_load(&pg->refcount);
+			out->mapcount = atomic_load(&pg->mapcount);
+			out->kind = out->special ? "zero" : frame_kind(pg);
+		}
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	return 0;
+}
+
 /* ---- smaps ---- */
 
 #define PSS_SHIFT 12

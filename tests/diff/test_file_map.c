@@ -41,16 +41,17 @@
 #define FREE_AREA 0x200000000000ull
 #define FREE_UNALIGNED (FREE_AREA + PG(5)) /* its page-table index is 5 mod 16 */
 
-/* The test files: name, size in bytes. */
-enum { F_BIG, F_SMALL, F_TAIL, F_MID, NR_FILES };
+/* The test files: name, size in bytes, bytes per write (the host's folio size follows it). */
+enum { F_BIG, F_SMALL, F_TAIL, F_MID, F_LARGE, NR_FILES };
 static const struct {
 	const char *name;
-	uint64_t size;
+	uint64_t size, chunk;
 } files[NR_FILES] = {
-	[F_BIG] = { "big", PG(64) },
-	[F_SMALL] = { "small", PG(4) },
-	[F_TAIL] = { "tail", PG(1) + 100 },   /* a partial last page */
-	[F_MID] = { "mid", PG(40) },
+	[F_BIG] = { "big", PG(64), PG(1) },
+	[F_SMALL] = { "small", PG(4), PG(1) },
+	[F_TAIL] = { "tail", PG(1) + 100, PG(1) }, /* a partial last page */
+	[F_MID] = { "mid", PG(40), PG(1) },
+	[F_LARGE] = { "large", PG(1024), PG(64) }, /* cached in 64-page folios */
 };
 
 static char dir[64];
@@ -59,18 +60,20 @@ static int fd_ro, fd_wo;       /* big, O_RDONLY and O_WRONLY */
 static int fd_dup, fd_reopen;  /* big: dup(fd_rw), and another open */
 static int fd_pipe[2], fd_dir, fd_zero;
 
-/* Put each file back as made: every byte page-numbered, 4 KiB at a time. */
+/* Put each file back as made: every page lettered by its number, written a chunk at a time. */
 static void reset_files(void)
 {
-	char buf[4096];
+	static char buf[PG(64)];
 
 	for (int f = 0; f < NR_FILES; f++) {
 		assert_int_equal(ftruncate(fd_rw[f], 0), 0);
-		for (uint64_t off = 0; off < files[f].size; off += sizeof(buf)) {
-			uint64_t n = files[f].size - off < sizeof(buf) ? files[f].size - off : sizeof(buf);
+		for (uint64_t off = 0; off < files[f].size; off += files[f].chunk) {
+			uint64_t n = files[f].size - off < files[f].chunk ? files[f].size - off : files[f].chunk;
 
-			memset(buf, 'a' + (int)((off >> 12) % 26), sizeof(buf));
-			buf[0] = (char)('0' + f);
+			for (uint64_t p = 0; p < n; p += PG(1)) {
+				memset(buf + p, 'a' + (int)(((off + p) >> 12) % 26), PG(1));
+				buf[p] = (char)('0' + f);
+			}
 			assert_int_equal(pwrite(fd_rw[f], buf, n, (off_t)off), (ssize_t)n);
 		}
 	}
@@ -320,6 +323,34 @@ static void test_cold_cache(void **state)
 	RUN(seq, 0, COLD_MID);
 }
 
+/*
+ * A file the host caches in large folios (64 pages here): a read fault maps
+ * every folio the window touches whole, when it lies inside the region and
+ * one page table; otherwise only the window's part.
+ */
+static void test_large_folios(void **state)
+{
+	const struct orc_op seq[] = {
+		ORC_MMAP_FD(FREE_AREA, PG(128), PROT_READ, MAP_PRIVATE | MAP_FIXED, fd_rw[F_LARGE], 0),
+		ORC_READ(FREE_AREA + PG(5), 1),
+		ORC_READ(FREE_AREA + PG(70), 1),
+		ORC_MMAP_FD(FREE_AREA + PG(512), PG(20), PROT_READ, MAP_PRIVATE | MAP_FIXED, fd_rw[F_LARGE], 0),
+		ORC_READ(FREE_AREA + PG(512 + 3), 1),   /* the folio exceeds the region */
+		ORC_MMAP_FD(FREE_AREA + PG(1032), PG(128), PROT_READ, MAP_PRIVATE | MAP_FIXED, fd_rw[F_LARGE], 0),
+		ORC_READ(FREE_AREA + PG(1032 + 2), 1),  /* not 16-aligned: still whole */
+		ORC_MMAP_FD(FREE_AREA + MB(8) - PG(16), PG(128), PROT_READ, MAP_PRIVATE | MAP_FIXED,
+			    fd_rw[F_LARGE], 0),
+		ORC_READ(FREE_AREA + MB(8) - PG(14), 1), /* the folio crosses a page table */
+		ORC_READ(FREE_AREA + MB(8) + PG(4), 1),
+		ORC_MMAP_FD(FREE_AREA + MB(16), PG(128), PROT_READ, MAP_SHARED | MAP_FIXED, fd_rw[F_LARGE], PG(16)),
+		ORC_READ(FREE_AREA + MB(16) + PG(2), 1),
+		ORC_READ(FREE_AREA + MB(16) + PG(60), 1),
+		ORC_MUNMAP(FREE_AREA, MB(20)),
+	};
+	(void)state;
+	RUN(seq, 0, STRICT);
+}
+
 /* ---- the end of the file ---- */
 
 static void test_sigbus_past_eof(void **state)
@@ -559,6 +590,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shared_write_faults),
 		cmocka_unit_test(test_shared_two_regions),
 		cmocka_unit_test(test_cold_cache),
+		cmocka_unit_test(test_large_folios),
 		cmocka_unit_test(test_sigbus_past_eof),
 		cmocka_unit_test(test_file_mmap_errors),
 		cmocka_unit_test(test_file_merge),

@@ -216,6 +216,62 @@ static void test_mm_new_failure_sweep(void **state)
 	as_machine_free(m);
 }
 
+/* as_mm_walk shows each level and the leaf's bits as a page is touched and shared. */
+static void test_walk(void **state)
+{
+	struct as_machine *m = t_machine_new(16);
+	struct as_mm *mm, *child;
+	struct as_pte_info w;
+	long a;
+
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_int_equal(as_mm_walk(mm, 0x10000000, &w), 0);
+	assert_int_equal(w.levels, 1);
+	assert_int_equal(w.present, 0);
+	assert_string_equal(w.kind, "none");
+	a = as_syscall(mm, SYS_mmap, 0x10000000, 4096, 3, 0x22 | 0x10, (uint64_t)-1, 0);
+	assert_int_equal(a, 0x10000000);
+	assert_int_equal(as_write(mm, 0x10000000, "x", 1, NULL), 0);
+	assert_int_equal(as_mm_walk(mm, 0x10000000, &w), 0);
+	assert_int_equal(w.levels, 4);
+	assert_true(w.present && w.writable && w.user && w.accessed && w.dirty && w.nx);
+	assert_string_equal(w.kind, "anon");
+	assert_int_equal(w.mapcount, 1);
+	assert_int_equal(as_mm_fork(mm, &child), 0);
+	assert_int_equal(as_mm_walk(mm, 0x10000000, &w), 0);
+	assert_false(w.writable); /* write-protected for copy-on-write */
+	assert_int_equal(w.mapcount, 2);
+	assert_int_equal(as_mm_walk(mm, 1ull << 47, &w), -EINVAL);
+	as_mm_put(child);
+	as_mm_put(mm);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
+static void test_set_layout(void **state)
+{
+	struct as_machine *m = t_machine_new(16);
+	struct as_mm *mm;
+	struct as_mm_layout l, got;
+
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	as_mm_get_layout(mm, &l);
+	l.start_brk = 0x555555559000;
+	l.brk = 0x55555557a000;
+	l.start_stack = 0x7fffffffe000;
+	assert_int_equal(as_mm_set_layout(mm, &l), 0);
+	as_mm_get_layout(mm, &got);
+	assert_int_equal(got.brk, 0x55555557a000);
+	assert_int_equal(got.start_stack, 0x7fffffffe000);
+	l.brk = l.start_brk - 1; /* reversed */
+	assert_int_equal(as_mm_set_layout(mm, &l), -EINVAL);
+	as_mm_get_layout(mm, &got);
+	assert_int_equal(got.brk, 0x55555557a000);
+	as_mm_put(mm);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +284,8 @@ int main(void)
 		cmocka_unit_test(test_gate_line_matches_host),
 		cmocka_unit_test(test_syscall_dispatch_and_access),
 		cmocka_unit_test(test_mm_new_failure_sweep),
+		cmocka_unit_test(test_walk),
+		cmocka_unit_test(test_set_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
