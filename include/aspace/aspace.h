@@ -135,6 +135,38 @@ AS_API void as_mm_put(struct as_mm *mm);
 AS_API void as_mm_grab(struct as_mm *mm);
 AS_API void as_mm_drop(struct as_mm *mm);
 
+/*
+ * exec: replace the image of the space with the ELF program at `path` (a
+ * host file; a "#!" script runs its interpreter), as Linux's execve does
+ * with address randomization off: its PT_LOAD segments, bss, interpreter,
+ * [vvar]/[vdso] regions, and a stack at the top of user space holding
+ * argv, envp (NULL: none) and the auxiliary vector. The limits and
+ * capabilities of the space stay; everything else is new.
+ *
+ * Returns 0 and fills *info (may be NULL):
+ *   entry          where the first instruction runs: the interpreter's
+ *                  entry point, or the program's without one
+ *   stack_pointer  rsp at that instruction (argc is stored there)
+ *   start_brk      the empty heap's start (brk == start_brk)
+ *   load_base      the program's load bias: 0 for ET_EXEC, where address 0
+ *                  of a PIE landed otherwise
+ *   interp_base    the interpreter's load address (AT_BASE), 0 without one
+ * or -errno as Linux's execve: -ENOENT, -EACCES, -ENOEXEC, -EIO, -ELIBBAD,
+ * -E2BIG, -ELOOP, -ENOMEM... A failure found before Linux's point of no
+ * return leaves the space as it was. After it (a segment that can't be
+ * mapped, a broken interpreter, a bss past the end of the file, out of
+ * memory) Linux kills the task with SIGSEGV; aspace then returns the error
+ * with the space emptied (no regions), fit only for as_mm_put.
+ * -EBUSY when the space has other users (as_mm_get): Linux's exec gives
+ * the calling task a new space and leaves the shared one to the others, so
+ * do that with as_mm_new + as_mm_exec + as_mm_put. docs/EXEC.md.
+ */
+struct as_exec_info {
+	uint64_t entry, stack_pointer, start_brk, load_base, interp_base;
+};
+AS_API int as_mm_exec(struct as_mm *mm, const char *path, char *const argv[], char *const envp[],
+		      struct as_exec_info *info);
+
 AS_API int as_mm_set_brk_base(struct as_mm *mm, uint64_t start); /* start_brk = brk = start, as exec does */
 AS_API int as_mm_setrlimit(struct as_mm *mm, int resource, uint64_t cur, uint64_t max);
 AS_API int as_mm_getrlimit(struct as_mm *mm, int resource, uint64_t *cur, uint64_t *max);

@@ -145,4 +145,48 @@ int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL 
  */
 int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr) AS_INTERNAL;
 
+/* ---- What exec needs from the host (env_exec.c) ---- */
+
+/*
+ * Open a program or interpreter for execution as Linux's open_exec does:
+ * a read-only close-on-exec descriptor, or -errno: the host's open errors
+ * (-ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EACCES), and -EACCES for
+ * anything but a regular file, a file on a noexec mount, or a file the
+ * process may not execute.
+ */
+int env_exec_open(const char *path) AS_INTERNAL AS_MUST_CHECK;
+/* Read up to len bytes at off: the count (short only at end of file) or -errno. */
+int64_t env_file_read(int fd, void *buf, size_t len, uint64_t off) AS_INTERNAL AS_MUST_CHECK;
+
+#define ENV_AUXV_MAX 48
+#define ENV_SPECIAL_MAX 4
+
+/* One region of the host's vDSO block ([vvar], [vvar_vclock], [vdso]). */
+struct env_special_map {
+	char name[16];
+	uint64_t off, len;   /* bytes from the start of the block */
+};
+
+/*
+ * What a new process image gets from the running kernel, read once from
+ * the host process's own image: its auxiliary vector (types in the
+ * kernel's order and the values that are the same for every program), the
+ * AT_PLATFORM string, the vDSO block's regions and their sizes, and the
+ * credentials. `probed` is false when /proc could not be read and the
+ * values are the fallback for Linux 6.18 x86-64.
+ */
+struct env_exec_facts {
+	uint64_t auxv_type[ENV_AUXV_MAX], auxv_val[ENV_AUXV_MAX];
+	unsigned nr_auxv;                     /* without the closing AT_NULL */
+	char platform[32];
+	struct env_special_map special[ENV_SPECIAL_MAX];
+	unsigned nr_special;                  /* in address order */
+	uint64_t special_len;                 /* the whole block */
+	const void *vdso_image;               /* the host's [vdso] text, readable here, or NULL */
+	uint64_t vdso_len;
+	uint32_t uid, euid, gid, egid;
+	bool probed;
+};
+const struct env_exec_facts *env_exec_facts(void) AS_INTERNAL;
+
 #endif

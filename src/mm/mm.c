@@ -37,7 +37,7 @@ static uint64_t legacy_mmap_base(uint64_t task_size)
 	return PAGE_ALIGN(task_size / 3);
 }
 
-static void mm_pick_layout(struct as_mm *mm)
+void mm_pick_layout(struct as_mm *mm)
 {
 	mm->topdown = !mm->m->cfg.legacy_va_layout;
 	mm->mmap_legacy_base = legacy_mmap_base(mm->task_size);

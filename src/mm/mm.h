@@ -183,6 +183,11 @@ void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
 /* Linux's mmap_base for the given task size and stack limit, randomization off. */
 uint64_t mm_compute_mmap_base(uint64_t task_size, uint64_t stack_rlimit,
 			      uint64_t stack_guard_gap) AS_INTERNAL;
+/*
+ * Choose the layout as exec's setup_new_exec does: top-down from
+ * mmap_base (from RLIMIT_STACK), or bottom-up under legacy_va_layout. [W]
+ */
+void mm_pick_layout(struct as_mm *mm) AS_INTERNAL;
 
 /* The counter a mapped user page of this kind counts in. */
 enum mm_counter mm_counter_of(const struct page *pg) AS_INTERNAL;

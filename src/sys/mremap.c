@@ -203,7 +203,9 @@ static int pick_new_addr(struct remap *r)
 		flags |= MAP_FIXED;
 	if (r->v->flags & VM_MAYSHARE)
 		flags |= MAP_SHARED;
-	res = sys_get_unmapped_area(r->mm, r->v->file != NULL, hint, r->new_len, flags);
+	/* The file's own placement (2 MiB by offset for ext4 files), at the moved part's offset. */
+	res = sys_get_unmapped_area_file(r->mm, r->v->file, hint, r->new_len,
+					 r->v->pgoff + ((r->addr - r->v->start) >> PAGE_SHIFT), flags);
 	if (res < 0)
 		return (int)res;
 	r->new_addr = (uint64_t)res;
@@ -412,6 +414,8 @@ static int64_t remap_to(struct remap *r)
 		if (rc)
 			return rc;
 		r->old_len = r->new_len;
+		/* Unmapping the tail may have split or freed the region object. */
+		r->v = vma_lookup(&r->mm->tree, r->addr);
 	}
 	if ((r->flags & MREMAP_DONTUNMAP) &&
 	    !mm_may_expand_vm(r->mm, r->v->flags, r->old_len >> PAGE_SHIFT))

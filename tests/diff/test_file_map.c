@@ -470,6 +470,52 @@ static void test_shared_anonymous(void **state)
 	RUN(seq, 0, STRICT);
 }
 
+/* MAP_POPULATE and mlock fault file pages in with read faults, fault-around included. */
+static void test_file_populate_mlock(void **state)
+{
+	const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, PG(40), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_rw[F_BIG], 0),
+		ORC_MMAP_FD(0, PG(40), RW, MAP_SHARED | MAP_POPULATE, fd_rw[F_BIG], PG(8)),
+		ORC_MMAP_FD(0, PG(24), RW, MAP_PRIVATE | MAP_POPULATE, fd_rw[F_BIG], 0),
+		ORC_MMAP_FD(0, PG(24), PROT_READ, MAP_PRIVATE, fd_rw[F_MID], 0),
+		ORC_MLOCK(ORC_REF(3, PG(4)), PG(10)),
+		ORC_WRITE(ORC_REF(1, PG(3)), 1, 'P'),
+		ORC_MUNMAP(ORC_REF(0, 0), PG(40)),
+		ORC_MUNMAP(ORC_REF(1, 0), PG(40)),
+		ORC_MUNMAP(ORC_REF(2, 0), PG(24)),
+		ORC_MUNMAP(ORC_REF(3, 0), PG(24)),
+	};
+	(void)state;
+	RUN(seq, 0, SKIP_IF_ENOSYS);
+}
+
+/* mremap of file regions: moved pages keep their data, a grown region faults the file in. */
+static void test_file_mremap(void **state)
+{
+	const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, PG(8), PROT_READ, MAP_PRIVATE, fd_rw[F_BIG], PG(4)),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_MREMAP(ORC_REF(0, 0), PG(8), PG(16), MREMAP_MAYMOVE, 0),
+		ORC_READ(ORC_REF(2, PG(12)), PG(4)),
+		ORC_MMAP_FD(0, PG(4), RW, MAP_SHARED, fd_rw[F_BIG], 0),
+		ORC_WRITE(ORC_REF(4, 0), 4, 'M'),
+		ORC_MREMAP(ORC_REF(4, 0), PG(4), PG(4), MREMAP_MAYMOVE | MREMAP_FIXED, FREE_AREA),
+		ORC_READ(FREE_AREA, PG(4)),
+		ORC_MREMAP(FREE_AREA, PG(4), PG(80), 0, 0),          /* past the end of the file */
+		ORC_READ(FREE_AREA + PG(70), 1),
+		/* A moved ext4 mapping of 2 MiB and more is placed by its file offset (thp). */
+		ORC_MMAP_FD(0, MB(4) + PG(2), PROT_READ, MAP_PRIVATE, fd_rw[F_LARGE], PG(1)),
+		ORC_MMAP(0, PG(1), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS),
+		ORC_MREMAP(ORC_REF(10, 0), MB(4) + PG(2), MB(6) + PG(3), MREMAP_MAYMOVE, 0),
+		ORC_MUNMAP(ORC_REF(2, 0), PG(16)),
+		ORC_MUNMAP(FREE_AREA, PG(80)),
+		ORC_MUNMAP(ORC_REF(12, 0), MB(6) + PG(3)),
+		ORC_MUNMAP(ORC_REF(11, 0), PG(1)),
+	};
+	(void)state;
+	RUN(seq, 0, SKIP_IF_ENOSYS);
+}
+
 /* ---- calls other issues bring: skipped while aspace answers -ENOSYS ---- */
 
 static void test_shared_msync(void **state)
@@ -596,6 +642,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_file_merge),
 		cmocka_unit_test(test_file_placement),
 		cmocka_unit_test(test_shared_anonymous),
+		cmocka_unit_test(test_file_populate_mlock),
+		cmocka_unit_test(test_file_mremap),
 		cmocka_unit_test(test_shared_msync),
 		cmocka_unit_test(test_readonly_shared_mprotect),
 		cmocka_unit_test(test_private_dontneed),
