@@ -297,6 +297,48 @@ static void test_mremap_pgoff_merge(void **state)
 	RUN(seq, ROOT);
 }
 
+/* Stack growth: accesses below a growsdown region grow it, within RLIMIT_STACK and the guard gap. */
+static void test_stack_growth(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP(AREA + PG(4096), PG(2), RW, FIX | MAP_GROWSDOWN),      /* 0 */
+		ORC_WRITE(AREA + PG(4096) - PG(3), 8, 0x77),                     /* grows by 3 pages */
+		ORC_READ(AREA + PG(4096) - PG(5), 8),                            /* and 2 more */
+		ORC_MMAP(AREA + PG(4096) - PG(300), PG(1), RW, FIX),             /* inside the guard gap */
+		ORC_WRITE(AREA + PG(4096) - PG(10), 8, 0x78),                    /* too close to it: SEGV */
+		ORC_MUNMAP(AREA + PG(4096) - PG(300), PG(1)),
+		ORC_SETRLIMIT(RLIMIT_STACK, PG(16), RLIM_INFINITY),
+		ORC_WRITE(AREA + PG(4096) - PG(20), 8, 0x79),                    /* over the limit: SEGV */
+		ORC_WRITE(AREA + PG(4096) - PG(12), 8, 0x79),                    /* within it */
+		ORC_MMAP(0, PG(1), RW, PA | MAP_GROWSDOWN),                      /* placement keeps the gap */
+		ORC_MMAP(0, PG(1), RW, PA),
+	};
+	RUN(seq, ROOT);
+}
+
+/* Demand paging: reads then writes of fresh memory, exec faults, read-only and PROT_NONE accesses. */
+static void test_demand_paging(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP(AREA, PG(8), RW, FIX),
+		ORC_READ(AREA, PG(2)),                   /* fresh pages read as zero */
+		ORC_WRITE(AREA + PG(1), PG(2), 0x5a),    /* one already faulted by the read */
+		ORC_READ(AREA + PG(1), 32),
+		ORC_MMAP(AREA + PG(16), PG(2), PROT_READ, FIX),
+		ORC_READ(AREA + PG(16), 8),
+		ORC_WRITE(AREA + PG(16), 8, 1),          /* ACCERR */
+		ORC_EXEC(AREA + PG(16)),                 /* maps, then ACCERR on NX */
+		ORC_MMAP(AREA + PG(20), PG(1), PROT_NONE, FIX),
+		ORC_READ(AREA + PG(20), 1),
+		ORC_READ(AREA + PG(40), 1),              /* MAPERR */
+		ORC_MMAP(AREA + PG(24), PG(1), PROT_WRITE, FIX),
+		ORC_READ(AREA + PG(24), 1),              /* write-only is readable on x86 */
+		ORC_MMAP(AREA + PG(28), PG(1), PROT_EXEC, FIX),
+		ORC_READ(AREA + PG(28), 1),
+	};
+	RUN(seq, ROOT);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +355,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mremap_edges),
 		cmocka_unit_test(test_mremap_multi),
 		cmocka_unit_test(test_mremap_pgoff_merge),
+		cmocka_unit_test(test_stack_growth),
+		cmocka_unit_test(test_demand_paging),
 	};
 
 	orc_init(argc, argv);

@@ -1,8 +1,10 @@
 /*
- * peek — what the public API does not show yet: one address's walk through
- * the four page-table levels and the frame behind it. This is the only file
- * of the command that includes the library's internal headers (read-only);
- * it goes away when libaspace grows a public walk (see docs/COMMAND.md).
+ * peek — one address's walk through the four page-table levels and the
+ * frame behind it, for the `pagetable` view. The walk is the library's
+ * public as_mm_walk; the only thing it does not say is two flags of the
+ * page itself (anon-exclusive, mlocked), which peek.c reads from the
+ * library's internal page descriptor, read-only, in one small function
+ * (page_flags) — the command's only use of an internal header.
  */
 #ifndef ASPACE_TOOL_PEEK_H
 #define ASPACE_TOOL_PEEK_H
@@ -19,7 +21,6 @@
 #define PEEK_D (1ull << 6)
 #define PEEK_PS (1ull << 7)
 #define PEEK_G (1ull << 8)
-#define PEEK_SPECIAL (1ull << 9) /* software bit: no page reference (the zero page) */
 #define PEEK_NX (1ull << 63)
 #define PEEK_PFN_MASK 0x000ffffffffff000ull
 
@@ -35,10 +36,12 @@ struct peek_walk {
 	int nlevels;            /* levels read, from the PGD down */
 	struct peek_level lv[4];
 	bool mapped;            /* the leaf is present */
+	bool special;           /* the leaf maps no page reference (the zero page) */
+	bool guard;             /* the leaf is a guard marker (MADV_GUARD_INSTALL) */
 	uint64_t frame;         /* its frame number */
-	const char *kind;       /* "anon", "file", "shmem", "zero page", "pgtable", "?" */
+	const char *kind;       /* "anon", "file", "shmem", "zero page", "none" */
 	int refcount, mapcount;
-	bool exclusive, dirty, mlocked;
+	bool exclusive, mlocked;
 };
 
 void peek_walk(struct as_mm *mm, uint64_t va, struct peek_walk *w);
