@@ -45,11 +45,14 @@ tsan: deps
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure \
 	  -R 'test_(threads|buddy|slab)$$'
 
-# Benchmarks: a release build without validators.
+# Benchmarks: a release build without validators. The address-space figures
+# (faults, TLB, mmap at scale, fork) are `aspace bench`; bench/ holds the
+# component benchmarks (frames, page tables, region tree).
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DASPACE_TESTS=OFF >/dev/null
 	cmake --build build-bench -j$(JOBS)
-	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b; done
+	@echo "== aspace bench"; ./build-bench/tools/aspace/aspace bench
+	@for s in bench/bench_*.c; do b=build-bench/bench/$$(basename $$s .c); echo "== $$b"; $$b; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-bench

@@ -109,10 +109,16 @@ static int access_copy(struct as_mm *mm, uint64_t addr, void *buf, const void *s
 		return 0;
 	tlb_thread_quiesce();
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	file_sync_mm(mm);
 	while (len) {
 		size_t chunk = PAGE_SIZE - (addr & ~PAGE_MASK);
 		uint8_t *host;
+
+		if (file_sync_pending(mm)) {
+			/* A page cache took pages away: drop this space's entries of them first. */
+			pthread_rwlock_unlock(&mm->mmap_lock);
+			file_sync_mm_unlocked(mm);
+			pthread_rwlock_rdlock(&mm->mmap_lock);
+		}
 
 		if (chunk > len)
 			chunk = len;

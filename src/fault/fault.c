@@ -208,10 +208,10 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 		return FAULT_OOM;
 	pfn = new_anon_page(mm, v, addr, from_zero ? PFN_NONE : old, &bus);
 	if (pfn == PFN_NONE) {
-		/* A file page lost to a truncation on the host: look again and retry. */
-		if (bus && !file_copy_failed(mm, addr, old))
-			return FAULT_SIGBUS;
-		return bus ? FAULT_DONE : FAULT_OOM;
+		/* A file page lost to a truncation on the host: look again; the entry must go first. */
+		if (bus)
+			return file_copy_failed(mm, addr, old) ? FAULT_NEED_WRITE_LOCK : FAULT_SIGBUS;
+		return FAULT_OOM;
 	}
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
@@ -313,7 +313,7 @@ static pte_t file_pte_bits(const struct vm_area *v, const struct page *pg, bool 
 	if (write)
 		return bits | PTE_RW | PTE_D;
 	if (!file_writenotify(v))
-		bits |= PTE_RW | ((pg->flags & PG_DIRTY) ? PTE_D : 0);
+		bits |= PTE_RW | (file_page_dirty(pg) ? PTE_D : 0);
 	return bits;
 }
 
@@ -528,7 +528,7 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		mm_add_rss(mm, MM_ANONPAGES, 1);
 	} else {
 		if (write)
-			__atomic_fetch_or(&frame_page(mm->m, pfn)->flags, PG_DIRTY, __ATOMIC_RELAXED);
+			file_page_set_dirty(frame_page(mm->m, pfn), true);
 		map_file_pte(mm, ptep, pfn, file_pte_bits(v, frame_page(mm->m, pfn), write));
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
@@ -552,7 +552,7 @@ static enum fault_result do_shared_wp(struct as_mm *mm, uint64_t addr, pte_t ori
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
 	if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
-		__atomic_fetch_or(&frame_page(mm->m, pte_pfn(orig))->flags, PG_DIRTY, __ATOMIC_RELAXED);
+		file_page_set_dirty(frame_page(mm->m, pte_pfn(orig)), true);
 		pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
@@ -567,7 +567,8 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 
 	if (addr >= mm->task_size || !v)
 		return FAULT_SEGV_MAPERR;
-	file_sync_mm(mm);
+	if (write_locked)
+		file_sync_mm(mm);
 	if (v->start > addr) {
 		if (!(v->flags & VM_GROWSDOWN))
 			return FAULT_SEGV_MAPERR;
@@ -600,10 +601,26 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 		if (!pte_present(e))
 			return do_file_fault(mm, v, addr & PAGE_MASK, access);
 		if ((access & FAULT_WRITE) && !(e & PTE_RW)) {
+			enum fault_result r;
+
 			if (v->flags & VM_SHARED)
 				return do_shared_wp(mm, addr & PAGE_MASK, e);
-			return do_wp_page(mm, v, addr & PAGE_MASK, e);
+			r = do_wp_page(mm, v, addr & PAGE_MASK, e);
+			if (r == FAULT_NEED_WRITE_LOCK && write_locked) {
+				/* The page to copy went with a truncation: drop it, retry. */
+				file_sync_mm(mm);
+				r = FAULT_DONE;
+			}
+			return r;
 		}
+		return FAULT_DONE;
+	}
+	/* [vdso] and [vvar] pages come from the special mapping (exec.c), copy-on-write after. */
+	if (v->special && !pte_present(e)) {
+		if (mm_special_fault(mm, v, addr & PAGE_MASK, fault_vma_pte_bits(v->flags)) != 0)
+			return FAULT_OOM;
+		update_hiwater_rss(mm);
+		count_fault(mm);
 		return FAULT_DONE;
 	}
 	if (!pte_present(e))

@@ -254,6 +254,13 @@ static void cache_set_size_locked(struct file_cache *c, uint64_t size)
 	}
 }
 
+void file_cache_saw_size(struct file_cache *c, uint64_t size)
+{
+	pthread_mutex_lock(&c->lock);
+	cache_set_size_locked(c, size);
+	pthread_mutex_unlock(&c->lock);
+}
+
 uint64_t file_cache_size(struct file_cache *c)
 {
 	uint64_t size;
@@ -599,7 +606,8 @@ bool file_copy_failed(struct as_mm *mm, uint64_t addr, pfn_t pfn)
 
 	if (v && v->file && v->file->cache)
 		(void)file_cache_size(v->file->cache);
-	file_sync_mm(mm);
+	if (file_sync_pending(mm))
+		return true;
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr & PAGE_MASK);
 	gone = !ptep || !pte_present(*ptep) || pte_pfn(*ptep) != pfn;
@@ -679,7 +687,7 @@ static int clean_pte(void *ctx, uint64_t va, pte_t *ptep)
 	if (pg->owner != (uintptr_t)s->c)
 		return 0;
 	pgtable_set(&s->mm->pt, ptep, e & ~(PTE_RW | PTE_D));
-	__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_DIRTY, __ATOMIC_RELAXED);
+	file_page_set_dirty(pg, false);
 	s->changed = true;
 	return 0;
 }
@@ -691,6 +699,8 @@ int file_msync(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end
 	uint64_t off;
 	int rc;
 
+	if (c && c->host)
+		(void)file_cache_size(c); /* a look at the file: a shrink on the host is seen here */
 	if (!(flags & MS_SYNC) || !c || !c->host || !(v->flags & VM_SHARED))
 		return 0;
 	if (c->shmem) /* tmpfs has nothing to write back (noop_fsync) */

@@ -24,6 +24,7 @@ static struct file_map *fmap_alloc(struct as_machine *m)
 
 	if (!f)
 		return NULL;
+	atomic_store(&m->file_checker, file_check); /* machine_check covers files from now on */
 	atomic_init(&f->refs, 1);
 	f->m = m;
 	f->fd = -1;
@@ -138,6 +139,7 @@ static int host_cache_get_locked(struct as_machine *m, const struct env_file_inf
 	for (c = m->file_caches; c; c = c->next) {
 		if (c->host && c->dev == info->dev && c->ino == info->ino) {
 			c->refs++;
+			file_cache_saw_size(c, info->size); /* mmap looks at the file too */
 			*out = c;
 			return 0;
 		}
@@ -221,6 +223,8 @@ int file_map_open(struct as_machine *m, int fd, struct file_map **out)
 			    o->dev_major != f->dev_major || o->dev_minor != f->dev_minor)
 				continue;
 			if (env_file_same(fd, o->fd) == 1 && fmap_tryget(o)) {
+				if (o->cache)
+					file_cache_saw_size(o->cache, info.size);
 				pthread_mutex_unlock(&m->files_lock);
 				slab_free(machine_cache(m, MC_FILE), f);
 				*out = o;

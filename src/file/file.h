@@ -29,9 +29,11 @@
  * SIGBUS. When aspace sees a file shrink (a fault, a failed copy,
  * as_file_truncate, as_file_changed, mmap), it drops the cached pages past
  * the new end and bumps the machine's file_seq; every space compares that
- * with its own before its next access or fault (file_sync_mm) and removes
- * the entries whose page left the cache or lies past EOF, anonymous
- * copies included, as Linux's truncate_pagecache does at once.
+ * with its own before its next access, smaps, counters, mmap or fork
+ * (file_sync_mm, with its mmap lock held for writing, so that no thread of
+ * the space is copying through an entry that goes) and removes the
+ * entries whose page left the cache or lies past EOF, anonymous copies
+ * included, as Linux's truncate_pagecache does at once.
  *
  * Vocabulary: pgoff is a page offset in a file; "cached" for fault-around
  * means in aspace's index or resident in the host's page cache.
@@ -165,6 +167,8 @@ enum file_get {
 int file_cache_new(struct as_machine *m, bool host, bool shmem, int fd, bool fd_writable,
 		   uint64_t size, uint64_t dev, uint64_t ino, struct file_cache **out) AS_INTERNAL
 	AS_MUST_CHECK;
+/* The host says the file is `size` bytes now (as file_cache_size, without asking). */
+void file_cache_saw_size(struct file_cache *c, uint64_t size) AS_INTERNAL;
 /* Drop every page (none may be mapped), close the descriptor, free. */
 void file_cache_destroy(struct file_cache *c) AS_INTERNAL;
 /* The cache's descriptor becomes a dup of wfd (open for writing); bound pages writable. */
@@ -187,6 +191,22 @@ static inline void file_page_folio(const struct page *pg, uint32_t *before, uint
 	}
 	*before = pg->prev >> 16;
 	*nr = (pg->prev & 0xffff) + 1;
+}
+
+/*
+ * Linux's PG_dirty for page cache pages. Other threads read a page's flags
+ * without a lock, so this bit, which changes under them, lives apart: in
+ * the LRU link `next` (unused for user pages), always accessed atomically.
+ */
+#define FILE_PAGE_DIRTY 1u
+static inline bool file_page_dirty(const struct page *pg)
+{
+	return __atomic_load_n(&pg->next, __ATOMIC_RELAXED) == FILE_PAGE_DIRTY;
+}
+
+static inline void file_page_set_dirty(struct page *pg, bool dirty)
+{
+	__atomic_store_n(&pg->next, dirty ? FILE_PAGE_DIRTY : PFN_NONE, __ATOMIC_RELAXED);
 }
 
 static inline void file_page_set_folio(struct page *pg, uint32_t before, uint32_t nr)
@@ -231,17 +251,19 @@ int file_page_copy(void *dst, const void *src, size_t n, bool from_slot) AS_INTE
 
 /*
  * A copy through the page at addr of mm (mapping frame pfn, a bound slot)
- * failed: look at the file again (a truncation on the host is processed)
- * and drop this space's stale entries. Returns true when the entry for
- * addr no longer maps pfn (the caller retries the access and faults),
- * false when the page stays and the access gets SIGBUS. Mmap lock held.
+ * failed: look at the file again (a truncation on the host is processed).
+ * Returns true when the space now has entries to drop (file_sync_pending)
+ * or the entry for addr no longer maps pfn: the caller syncs with the mmap
+ * lock held for writing and retries the access, which then faults; false
+ * when the page stays and the access gets SIGBUS. Mmap lock held (either mode).
  */
 bool file_copy_failed(struct as_mm *mm, uint64_t addr, pfn_t pfn) AS_INTERNAL;
 
 /*
  * Drop this space's entries that the page caches took away since it last
- * looked (truncation, hole punch; see the top of this file). Cheap when
- * nothing changed. The mmap lock is held (either mode).
+ * looked (truncation, hole punch; see the top of this file). The mmap lock
+ * is held for writing: no other thread of the space holds a pointer into
+ * a page while its entry goes (accesses copy under the lock for reading).
  */
 void file_sync_mm_locked(struct as_mm *mm) AS_INTERNAL;
 
@@ -274,12 +296,31 @@ int file_punch_range(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64
 /* Validator of the machine's file objects (lists, counts, page ownership); 0 or -EUCLEAN. */
 int file_check(struct as_machine *m, char *buf, size_t len) AS_INTERNAL;
 
-/* file_sync_mm_locked when file_seq is ahead of what mm last saw (one load when it isn't). */
+/* Has a page cache taken pages away since mm last looked? (one load when it hasn't) */
+static inline bool file_sync_pending(struct as_mm *mm)
+{
+	return AS_UNLIKELY(atomic_load_explicit(&mm->m->file_seq, memory_order_acquire) !=
+			   atomic_load_explicit(&mm->file_seen, memory_order_relaxed));
+}
+
+/* file_sync_mm_locked when needed; the mmap lock is held for writing. */
 static inline void file_sync_mm(struct as_mm *mm)
 {
-	if (AS_UNLIKELY(atomic_load_explicit(&mm->m->file_seq, memory_order_acquire) !=
-			atomic_load_explicit(&mm->file_seen, memory_order_relaxed)))
+	if (file_sync_pending(mm))
 		file_sync_mm_locked(mm);
+}
+
+/*
+ * For callers about to take the mmap lock for reading: catch up first,
+ * under the lock for writing, when needed. Call with no lock held.
+ */
+static inline void file_sync_mm_unlocked(struct as_mm *mm)
+{
+	if (file_sync_pending(mm)) {
+		pthread_rwlock_wrlock(&mm->mmap_lock);
+		file_sync_mm(mm);
+		pthread_rwlock_unlock(&mm->mmap_lock);
+	}
 }
 
 #endif

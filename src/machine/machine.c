@@ -212,6 +212,11 @@ int machine_check(struct as_machine *m, char *buf, size_t len)
 	rc = frame_pool_check(m, buf, len);
 	if (rc != 0)
 		return rc;
+	if (atomic_load(&m->file_checker)) {
+		rc = atomic_load(&m->file_checker)(m, buf, len);
+		if (rc != 0)
+			return rc;
+	}
 	CHECK(m->zero_pfn < m->nframes, "the zero page is missing");
 	zp = frame_page(m, m->zero_pfn);
 	CHECK((zp->flags & PG_KIND_MASK) == PG_RESERVED && atomic_load(&zp->refcount) >= 1,

@@ -221,6 +221,10 @@ struct as_machine {
 	                                  (truncation, hole punch): spaces compare it
 	                                  with their own to drop stale entries */
 	_Atomic uint64_t shmem_ino;    /* [A] last inode number given to a shmem object */
+	/* The file layer's validator (file_check), set by it when it makes its first
+	 * object, so that machine_check covers page caches and descriptors without
+	 * this layer knowing their types. [A] */
+	int (*_Atomic file_checker)(struct as_machine *m, char *buf, size_t len);
 };
 
 /*

@@ -186,7 +186,7 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 	mm_add_rss(mm, mm_counter_of(pg), -1);
 	/* A written page cache page stays dirty after its entry goes (zap_present_folio). */
 	if ((old & PTE_D) && !(pg->flags & PG_ANON))
-		__atomic_fetch_or(&pg->flags, PG_DIRTY, __ATOMIC_RELAXED);
+		file_page_set_dirty(pg, true);
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);
 }
@@ -340,8 +340,8 @@ void as_mm_get_counters(struct as_mm *mm, struct as_mm_counters *out)
 {
 	uint64_t rss, hw;
 
+	file_sync_mm_unlocked(mm); /* RSS after what the page caches took away */
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	file_sync_mm(mm); /* RSS after what the page caches took away */
 	rss = rss_total(mm);
 	hw = atomic_load(&mm->hiwater_rss);
 	*out = (struct as_mm_counters){

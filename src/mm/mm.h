@@ -205,6 +205,14 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old) AS_INTERNAL;
  */
 void mm_exit_mmap(struct as_mm *mm) AS_INTERNAL;
 
+/*
+ * Fill an empty entry of a special region ([vvar], [vvar_vclock], [vdso]:
+ * v->special) at addr with the PTE rights `bits` (exec.c). 0 or -ENOMEM.
+ * The mmap lock is held; takes the page-table lock.
+ */
+int mm_special_fault(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t bits) AS_INTERNAL
+	AS_MUST_CHECK;
+
 /* Validator (see the invariants above); 0 or -EUCLEAN with a description. */
 int mm_check(struct as_mm *mm, char *buf, size_t len) AS_INTERNAL;
 

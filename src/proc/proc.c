@@ -218,7 +218,7 @@ static int smaps_pte(void *ctx, uint64_t va, pte_t *ptep)
 	if (!pte_present(e) || (e & PTE_SPECIAL))
 		return 0;
 	pg = frame_page(s->m, pte_pfn(e));
-	dirty = (e & PTE_D) || (pg->flags & PG_DIRTY);
+	dirty = (e & PTE_D) || (pg->flags & PG_DIRTY) || file_page_dirty(pg);
 	if (pg->flags & PG_ANON) {
 		s->anonymous += PAGE_SIZE;
 		if (!(pg->flags & PG_SWAPBACKED) && !dirty)
@@ -346,8 +346,8 @@ int as_mm_write_smaps(struct as_mm *mm, FILE *out)
 {
 	if (!mm || !out)
 		return -EINVAL;
+	file_sync_mm_unlocked(mm);
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	file_sync_mm(mm);
 	vma_for_each(&mm->tree, v)
 		write_smaps_region(mm, v, out);
 	pthread_rwlock_unlock(&mm->mmap_lock);

@@ -4,7 +4,7 @@
 
 run 2 "$ASPACE"; has "$ERR" "usage: aspace COMMAND"
 run 0 "$ASPACE" help; has "$OUT" "usage: aspace COMMAND"
-for c in run maps stats pagetable report demo machine; do
+for c in run maps stats pagetable report demo machine bench; do
 	has "$OUT" "  $c "
 done
 run 0 "$ASPACE" --help
@@ -13,7 +13,7 @@ run 2 "$ASPACE" frobnicate; has "$ERR" "unknown command 'frobnicate'"
 run 2 "$ASPACE" --frobnicate; has "$ERR" "unknown option '--frobnicate'"
 run 2 "$ASPACE" help frobnicate; has "$ERR" "unknown command 'frobnicate'"
 
-for c in run maps stats pagetable report demo machine; do
+for c in run maps stats pagetable report demo machine bench; do
 	run 0 "$ASPACE" "$c" --help && has "$OUT" "usage: aspace $c"
 	run 2 "$ASPACE" "$c" --bogus && has "$ERR" "aspace $c: unknown option '--bogus'"
 	no_crash "$c --bogus"

@@ -63,6 +63,20 @@ if ! grep -q 'execve("/bin/true", \["/bin/true"\]) = 0' "$OUT"; then
 fi
 no_crash exec
 
+# regions: scripts/standins.aspace reproduces a real process's placements;
+# here the input errors (exit 2, the line of the block, the oracle's reason).
+printf 'regions\n  7ffff0000000-7ffff0001000 rw-p 00000000 00:00 0\nend\n' >novmflags.aspace
+run 2 "$ASPACE" run novmflags.aspace; has "$ERR" "novmflags.aspace:1:1: error: regions: no VmFlags for 7ffff0000000-7ffff0001000"
+cat >overlap.aspace <<'S'
+$a = mmap 0x7ffff0000000 4K PROT_READ MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED
+regions
+  7ffff0000000-7ffff0002000 rw-p 00000000 00:00 0
+  VmFlags: rd wr mr mw me
+end
+S
+run 2 "$ASPACE" run overlap.aspace; has "$ERR" "overlap.aspace:2:1: error: regions: stand-in 7ffff0000000-7ffff0002000 out of bounds or overlapping"
+no_crash regions
+
 # An empty script and a comment-only one are fine; NUL bytes are not a script.
 : >empty.aspace
 run 0 "$ASPACE" run empty.aspace

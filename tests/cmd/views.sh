@@ -35,4 +35,15 @@ run 2 "$ASPACE" pagetable "$T" '$nope'; has "$ERR" 'ADDR:1:1: error: undefined $
 run 2 "$ASPACE" pagetable "$T" '12q'; has "$ERR" "bad number '12q'"
 run 2 "$ASPACE" pagetable "$T" 0 1 2; has "$ERR" "unexpected argument '2'"
 run 0 "$ASPACE" pagetable "$T" 0xffffffffff600000; has "$OUT" "outside user space"
+# The walk is the library's as_mm_walk: the zero page and guard markers are named.
+cat >guard.aspace <<'S'
+$a = mmap 0 16K PROT_READ|PROT_WRITE MAP_PRIVATE|MAP_ANONYMOUS
+read $a 1
+madvise $a+8K 4K MADV_GUARD_INSTALL
+S
+run 0 "$ASPACE" pagetable guard.aspace '$a+8K'; has "$OUT" "PTE[509] = 0x0000000000000400  not present: guard marker (MADV_GUARD_INSTALL)"
+run 0 "$ASPACE" pagetable guard.aspace '$a' 16K
+has "$OUT" "P ro US A NX special  frame"; has "$OUT" "(zero page, refcount"; has "$OUT" "not present           guard marker"
+run 0 "$ASPACE" pagetable --json guard.aspace '$a+8K'; json .guard=true .missing=PTE .mapped=false
+run 0 "$ASPACE" pagetable --json guard.aspace '$a'; json .page.kind=zero\ page .bits.special=true
 finish

@@ -42,7 +42,7 @@
 #define FREE_UNALIGNED (FREE_AREA + PG(5)) /* its page-table index is 5 mod 16 */
 
 /* The test files: name, size in bytes, bytes per write (the host's folio size follows it). */
-enum { F_BIG, F_SMALL, F_TAIL, F_MID, F_LARGE, NR_FILES };
+enum { F_BIG, F_SMALL, F_TAIL, F_MID, F_LARGE, F_MEMFD, NR_FILES };
 static const struct {
 	const char *name;
 	uint64_t size, chunk;
@@ -52,6 +52,7 @@ static const struct {
 	[F_TAIL] = { "tail", PG(1) + 100, PG(1) }, /* a partial last page */
 	[F_MID] = { "mid", PG(40), PG(1) },
 	[F_LARGE] = { "large", PG(1024), PG(64) }, /* cached in 64-page folios */
+	[F_MEMFD] = { NULL, PG(24), PG(1) },        /* a memfd: tmpfs, shmem pages */
 };
 
 static char dir[64];
@@ -86,6 +87,11 @@ static void open_files(void)
 	snprintf(dir, sizeof(dir), "/tmp/aspace-diff-file-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	for (int f = 0; f < NR_FILES; f++) {
+		if (!files[f].name) {
+			fd_rw[f] = memfd_create("orc", 0);
+			assert_true(fd_rw[f] >= 0);
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", dir, files[f].name);
 		fd_rw[f] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 		assert_true(fd_rw[f] >= 0);
@@ -107,8 +113,10 @@ static void close_files(void)
 	char path[128];
 
 	for (int f = 0; f < NR_FILES; f++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[f].name);
-		unlink(path);
+		if (files[f].name) {
+			snprintf(path, sizeof(path), "%s/%s", dir, files[f].name);
+			unlink(path);
+		}
 		close(fd_rw[f]);
 	}
 	close(fd_ro);
@@ -444,6 +452,30 @@ static void test_file_placement(void **state)
 	RUN(seq, 0, STRICT);
 }
 
+/* ---- tmpfs: a memfd ---- */
+
+/* tmpfs pages are shmem: RssShmem, writable at once in shared writable regions, no writeback. */
+static void test_memfd(void **state)
+{
+	const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, PG(24), RW, MAP_SHARED, fd_rw[F_MEMFD], 0),
+		ORC_READ(ORC_REF(0, PG(3)), 1),
+		ORC_WRITE(ORC_REF(0, PG(4)), 8, 'm'),
+		ORC_WRITE(ORC_REF(0, PG(20)), 8, 'n'),
+		ORC_MMAP_FD(0, PG(24), RW, MAP_PRIVATE, fd_rw[F_MEMFD], 0),
+		ORC_READ(ORC_REF(4, PG(4)), 16),
+		ORC_WRITE(ORC_REF(4, PG(5)), 1, 'p'),
+		ORC_READ(ORC_REF(0, 0), PG(24)),
+		ORC_MSYNC(ORC_REF(0, 0), PG(24), MS_SYNC),
+		ORC_WRITE(ORC_REF(0, PG(4)), 1, 'q'),
+		ORC_READ(ORC_REF(0, PG(24) - 1), 1),
+		ORC_MUNMAP(ORC_REF(0, 0), PG(24)),
+		ORC_MUNMAP(ORC_REF(4, 0), PG(24)),
+	};
+	(void)state;
+	RUN(seq, 0, STRICT);
+}
+
 /* ---- shared anonymous memory and /dev/zero ---- */
 
 static void test_shared_anonymous(void **state)
@@ -641,6 +673,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_file_mmap_errors),
 		cmocka_unit_test(test_file_merge),
 		cmocka_unit_test(test_file_placement),
+		cmocka_unit_test(test_memfd),
 		cmocka_unit_test(test_shared_anonymous),
 		cmocka_unit_test(test_file_populate_mlock),
 		cmocka_unit_test(test_file_mremap),

@@ -10,6 +10,7 @@
 #include "file/file.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -668,6 +669,81 @@ static void test_reclaim(void **state)
 	as_machine_free(m);
 }
 
+/* Threads fault, read and write file pages while the file shrinks and grows under them. */
+struct churn {
+	struct as_mm *mm;
+	uint64_t shared, priv;
+	int seed;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	unsigned r = (unsigned)c->seed;
+	char buf[64];
+
+	for (int i = 0; i < 3000; i++) {
+		uint64_t page = (r = r * 1103515245u + 12345u) >> 16 & 31;
+		struct as_fault f;
+		int rc;
+
+		switch (r % 4) {
+		case 0:
+			rc = as_read(c->mm, c->shared + PG(page), buf, sizeof(buf), &f);
+			break;
+		case 1:
+			rc = as_write(c->mm, c->shared + PG(page) + 8, "t", 1, &f);
+			break;
+		case 2:
+			rc = as_read(c->mm, c->priv + PG(page), buf, sizeof(buf), &f);
+			break;
+		default:
+			rc = as_write(c->mm, c->priv + PG(page), "p", 1, &f);
+			break;
+		}
+		/* Only SIGBUS (a page past the end at that moment) may stop an access. */
+		if (rc && !(rc == -EFAULT && f.signo == SIGBUS))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_threads_and_truncation(void **state)
+{
+	struct as_machine *m = t_machine_new(64);
+	int fd = make_file("f", 32, O_RDWR);
+	struct churn c[4];
+	pthread_t t[4];
+	struct as_mm *mm;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	for (int i = 0; i < 4; i++) {
+		c[i].mm = mm;
+		c[i].shared = (uint64_t)map(mm, 0, PG(32), RW, MAP_SHARED, fd, 0);
+		c[i].priv = (uint64_t)map(mm, 0, PG(32), RW, MAP_PRIVATE, fd, 0);
+		c[i].seed = i + 1;
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn_thread, &c[i]), 0);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(as_file_truncate(m, fd, PG(8 + (uint64_t)(i % 3) * 8)), 0);
+		assert_int_equal(ftruncate(fd, (off_t)PG(32)), 0);
+		usleep(200);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(as_mm_check(mm, stderr), 0);
+	assert_file_ok(m);
+	as_mm_put(mm);
+	close(fd);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 /* A stand-in file (identity only) can be mapped into the tree by tools; its faults are SIGBUS. */
 static void test_standin(void **state)
 {
@@ -715,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_maps_lines),
 		cmocka_unit_test(test_failure_injection),
 		cmocka_unit_test(test_reclaim),
+		cmocka_unit_test(test_threads_and_truncation),
 		cmocka_unit_test(test_standin),
 	};
 

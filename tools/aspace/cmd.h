@@ -20,6 +20,10 @@ int cmd_pagetable(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_machine(int argc, char **argv);
+int cmd_diff(int argc, char **argv);   /* cmd_diff.c, fuzz.c, shrink.c, repro.c */
+int cmd_trace(int argc, char **argv);  /* cmd_trace.c */
+int cmd_replay(int argc, char **argv); /* cmd_replay.c, strace_parse.c */
+int cmd_bench(int argc, char **argv);
 
 /* Print an aspace call's failure (-errno) with context; returns EXIT_CHECK. */
 int tool_fail(const char *what, long rc);

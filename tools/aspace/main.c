@@ -16,8 +16,7 @@ struct subcommand {
  * comes later: the proof issue adds { "diff", cmd_diff, ... }, { "trace",
  * cmd_trace, ... } and { "replay", cmd_replay, ... } (declared in cmd.h,
  * defined in their own cmd_*.c); `report` and the views then take a
- * replay LOG wherever they take a SCRIPT (see report.c's data model); a
- * later `bench` goes here too.
+ * replay LOG wherever they take a SCRIPT (see report.c's data model).
  */
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run a scenario script (`aspace run --help` for the language)" },
@@ -27,6 +26,10 @@ static const struct subcommand subcommands[] = {
 	{ "report", cmd_report, "a self-contained HTML report of a script's run" },
 	{ "demo", cmd_demo, "a narrated tour of what aspace simulates" },
 	{ "machine", cmd_machine, "create a machine and show its physical memory" },
+	{ "bench", cmd_bench, "the library's benchmarks (faults, TLB, mmap at scale, fork)" },
+	{ "diff", cmd_diff, "differential fuzzing: random sequences on the kernel and on aspace" },
+	{ "trace", cmd_trace, "run a program under strace and replay what it did to its memory" },
+	{ "replay", cmd_replay, "replay a strace log's memory calls on aspace and compare" },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

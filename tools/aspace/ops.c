@@ -69,9 +69,11 @@ static const struct opdesc ops[] = {
 	{ "setcaps", OP_SETCAPS, OPF_STEP | OPF_RESULT, 'd', NULL, "give the process capabilities (CAP_*)", 1,
 	  { FLAGS("caps", FAM_CAP) } },
 	{ "setlayout", OP_SETLAYOUT, OPF_STEP, 0, "KEY=VALUE...",
-	  "set layout fields (start_code= ... brk= start_stack= ...) as a real process had them", 0, { { 0 } } },
+	  "set layout fields (start_code= ... brk= start_stack= ...) as a real process had them (PR_SET_MM_MAP)",
+	  0, { { 0 } } },
 	{ "regions", OP_REGIONS, OPF_STEP, 0, "then smaps entries, then end",
-	  "add pre-existing regions (no pages) copied from a real process's smaps", 0, { { 0 } } },
+	  "a real process's regions from its smaps (VmFlags:, Anonymous:), without pages, as the oracle builds them",
+	  0, { { 0 } } },
 	{ "brkbase", OP_BRKBASE, OPF_STEP | OPF_RESULT, 'd', NULL,
 	  "start the heap at ADDR (start_brk = brk), as exec does", 1, { ADDR("addr") } },
 

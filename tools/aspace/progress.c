@@ -43,3 +43,22 @@ void progress_end(struct progress *p)
 		fputs("\r\033[K", stderr);
 	p->on = false;
 }
+
+void progress_phase(struct progress *p, uint64_t n, const char *label)
+{
+	if (!p->on)
+		return;
+	p->shown = true;
+	fprintf(stderr, "\r%s %llu/%llu: %s\033[K", p->what, (unsigned long long)n,
+		(unsigned long long)p->total, label);
+	fflush(stderr);
+}
+
+void progress_clear(struct progress *p)
+{
+	if (p->on && p->shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		p->shown = false;
+	}
+}

@@ -24,4 +24,13 @@ void progress_begin(struct progress *p, const char *what, uint64_t total, bool w
 void progress_update(struct progress *p, uint64_t done);
 void progress_end(struct progress *p);
 
+/*
+ * For work in a few long phases (aspace bench): "what N/TOTAL: label",
+ * drawn at once when the indicator is on (no half-second wait, no rate
+ * limit: a caller draws it once per phase). progress_clear erases the line
+ * so that a line of results can be printed; the next phase redraws it.
+ */
+void progress_phase(struct progress *p, uint64_t n, const char *label);
+void progress_clear(struct progress *p);
+
 #endif

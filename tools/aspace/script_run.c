@@ -19,9 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef ASPACE_TOOL_HAVE_STANDINS
 #include "oracle.h" /* orc_space_standins: the oracle's stand-in regions */
-#endif
 
 /* ---- Builtins: counters, layout and machine statistics in expressions ---- */
 
@@ -995,29 +993,23 @@ static int do_file(struct runner *r, const struct stmt *st, struct res *x)
 
 /*
  * regions and setlayout: a space made to look like a real process's, as the
- * reproducers of `aspace diff` start. Stand-in regions are the oracle's
- * (orc_space_standins); layout fields need as_mm_set_layout (PR_SET_MM_MAP).
- * Until a build has them, the statements are refused as input errors.
+ * reproducers of `aspace diff` start. Stand-in regions are the oracle's own
+ * (orc_space_standins, as orc_run_aspace builds them); layout fields go
+ * through as_mm_set_layout (PR_SET_MM_MAP). A smaps entry the oracle cannot
+ * take is a run-time input error; a layout it refuses is the step's -EINVAL.
  */
 static int do_setup(struct runner *r, const struct stmt *st, struct as_mm *mm, struct res *x)
 {
 	if (st->op == OP_REGIONS) {
-		snprintf(x->call, sizeof(x->call), "regions(%d lines of smaps)", st->nlines);
-#ifdef ASPACE_TOOL_HAVE_STANDINS
 		char err[256] = "";
 
+		snprintf(x->call, sizeof(x->call), "regions(%d lines of smaps)", st->nlines);
 		if (orc_space_standins(mm, st->args[0].s, err, sizeof(err)) != 0) {
 			rerr(r, st, st->col, "regions: %s", err);
 			return -1;
 		}
 		set_result(x, 0, 'd');
 		return 0;
-#else
-		(void)mm;
-		rerr(r, st, st->col, "regions: not supported by this build yet (it needs the oracle's "
-		     "orc_space_standins)");
-		return -1;
-#endif
 	}
 	struct as_mm_layout l;
 
@@ -1043,13 +1035,8 @@ static int do_setup(struct runner *r, const struct stmt *st, struct as_mm *mm, s
 		cat(x->call, sizeof(x->call), "%s%s=%#" PRIx64, i ? ", " : "", st->args[i].s, v);
 	}
 	cat(x->call, sizeof(x->call), ")");
-#ifdef ASPACE_TOOL_HAVE_SET_LAYOUT
 	set_result(x, as_mm_set_layout(mm, &l), 'd');
 	return 0;
-#else
-	rerr(r, st, st->col, "setlayout: not supported by this build yet (it needs as_mm_set_layout)");
-	return -1;
-#endif
 }
 
 /* One step; 0, or -1 after a run-time input error. */

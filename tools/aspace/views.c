@@ -303,15 +303,16 @@ void view_smaps(struct as_mm *mm, bool has_addr, uint64_t addr, FILE *out, json_
 
 static const char *const level_names[5] = { "", "PTE", "PMD", "PUD", "PGD" };
 
-static void entry_bits(uint64_t e, bool leaf, char *buf, size_t len)
+/* An entry's bits in words; leaf is the walk when e is its PTE (for the decoded special bit). */
+static void entry_bits(uint64_t e, const struct peek_walk *leaf, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s%s%s%s%s%s", e & PEEK_P ? "P" : "-", e & PEEK_RW ? " RW" : " ro",
 		 e & PEEK_US ? " US" : " sv", e & PEEK_A ? " A" : "", leaf && (e & PEEK_D) ? " D" : "",
-		 e & PEEK_NX ? " NX" : "", leaf && (e & PEEK_SPECIAL) ? " special" : "",
+		 e & PEEK_NX ? " NX" : "", leaf && leaf->special ? " special" : "",
 		 e & PEEK_G ? " G" : "");
 }
 
-static json_t *bits_json(uint64_t e, bool leaf)
+static json_t *bits_json(uint64_t e, const struct peek_walk *leaf)
 {
 	json_t *o = json_object();
 
@@ -321,7 +322,7 @@ static json_t *bits_json(uint64_t e, bool leaf)
 	json_object_set_new(o, "accessed", json_boolean(e & PEEK_A));
 	if (leaf) {
 		json_object_set_new(o, "dirty", json_boolean(e & PEEK_D));
-		json_object_set_new(o, "special", json_boolean(e & PEEK_SPECIAL));
+		json_object_set_new(o, "special", json_boolean(leaf->special));
 	}
 	json_object_set_new(o, "nx", json_boolean(e & PEEK_NX));
 	return o;
@@ -343,7 +344,7 @@ static json_t *walk_json(const struct peek_walk *w, bool levels)
 			json_object_set_new(l, "level", json_string(level_names[w->lv[i].level]));
 			json_object_set_new(l, "index", json_integer(w->lv[i].index));
 			json_object_set_new(l, "entry", json_hex(e));
-			json_object_set_new(l, "bits", bits_json(e, w->lv[i].level == 1));
+			json_object_set_new(l, "bits", bits_json(e, w->lv[i].level == 1 ? w : NULL));
 			if (e & PEEK_P)
 				json_object_set_new(l, "frame", json_hex((e & PEEK_PFN_MASK) >> 12));
 			json_array_append_new(arr, l);
@@ -354,13 +355,15 @@ static json_t *walk_json(const struct peek_walk *w, bool levels)
 		uint64_t e = w->lv[w->nlevels - 1].entry;
 
 		json_object_set_new(o, "pte", json_hex(e));
-		json_object_set_new(o, "bits", bits_json(e, true));
+		json_object_set_new(o, "bits", bits_json(e, w));
 		json_object_set_new(o, "frame", json_hex(w->frame));
 		json_object_set_new(o, "page", json_pack("{s:s, s:i, s:i, s:b, s:b}", "kind", w->kind,
 							 "refcount", w->refcount, "mapcount", w->mapcount,
 							 "anon_exclusive", w->exclusive, "mlocked", w->mlocked));
 	} else if (w->nlevels) {
 		json_object_set_new(o, "missing", json_string(level_names[w->lv[w->nlevels - 1].level]));
+		if (w->guard)
+			json_object_set_new(o, "guard", json_true());
 	}
 	return o;
 }
@@ -390,10 +393,11 @@ void view_pagetable(struct as_mm *mm, uint64_t addr, bool range, uint64_t len, F
 			const struct peek_level *l = &w.lv[i];
 			char bits[64];
 
-			entry_bits(l->entry, l->level == 1, bits, sizeof(bits));
+			entry_bits(l->entry, l->level == 1 ? &w : NULL, bits, sizeof(bits));
 			fprintf(out, "  %s[%3u] = 0x%016" PRIx64 "  ", level_names[l->level], l->index, l->entry);
 			if (!(l->entry & PEEK_P)) {
-				fprintf(out, "not present%s\n", l->level > 1 ? ": no table below" : "");
+				fprintf(out, "not present%s\n", l->level > 1 ? ": no table below"
+								   : w.guard ? ": guard marker (MADV_GUARD_INSTALL)" : "");
 				continue;
 			}
 			fprintf(out, "%-20s ", bits);
@@ -423,12 +427,13 @@ void view_pagetable(struct as_mm *mm, uint64_t addr, bool range, uint64_t len, F
 		if (json) {
 			json_array_append_new(arr, walk_json(&w, false));
 		} else if (w.mapped) {
-			entry_bits(w.lv[w.nlevels - 1].entry, true, bits, sizeof(bits));
+			entry_bits(w.lv[w.nlevels - 1].entry, &w, bits, sizeof(bits));
 			fprintf(out, "%#14" PRIx64 "  0x%016" PRIx64 "  %-20s  ", va, w.lv[w.nlevels - 1].entry, bits);
 			print_page(out, &w);
 			fputc('\n', out);
 		} else if (w.nlevels == 4) {
-			fprintf(out, "%#14" PRIx64 "  0x%016" PRIx64 "  %-20s  -\n", va, w.lv[3].entry, "not present");
+			fprintf(out, "%#14" PRIx64 "  0x%016" PRIx64 "  %-20s  %s\n", va, w.lv[3].entry, "not present",
+				w.guard ? "guard marker" : "-");
 		} else {
 			fprintf(out, "%#14" PRIx64 "  %-18s  no %s table\n", va, "-",
 				w.nlevels ? level_names[w.lv[w.nlevels - 1].level - 1] : "user");

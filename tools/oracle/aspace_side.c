@@ -190,13 +190,30 @@ static int add_region(struct as_mm *mm, struct setup *s, const struct orc_entry 
 	return 0;
 }
 
-/* Make mm look like the kernel child before its first op. */
-static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, size_t errlen)
+int orc_space_standins(struct as_mm *mm, const char *smaps, char *err, size_t errlen)
 {
 	struct setup s = { 0 };
 	struct orc_entry *ents = NULL;
 	size_t nents = 0;
 	int rc = 0;
+
+	if (orc_smaps_split(smaps, &ents, &nents)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	for (size_t i = 0; i < nents && rc == 0; i++)
+		rc = add_region(mm, &s, &ents[i], err, errlen);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	setup_done(&s);
+	free(ents);
+	return rc ? -1 : 0;
+}
+
+/* Make mm look like the kernel child before its first op. */
+static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, size_t errlen)
+{
+	int rc;
 
 	as_mm_set_caps(mm, ALL_CAPS);
 	/* RLIMIT_STACK first is not needed: the tree is empty throughout, and
@@ -211,13 +228,9 @@ static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, s
 	}
 	as_mm_set_caps(mm, k->unprivileged ? 0 : ALL_CAPS);
 
-	if (orc_smaps_split(k->before.smaps, &ents, &nents)) {
-		snprintf(err, errlen, "out of memory");
+	if (orc_space_standins(mm, k->before.smaps, err, errlen))
 		return -1;
-	}
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	for (size_t i = 0; i < nents && rc == 0; i++)
-		rc = add_region(mm, &s, &ents[i], err, errlen);
 	mm->start_code = k->start_code;
 	mm->end_code = k->end_code;
 	mm->start_data = k->start_data;
@@ -230,10 +243,6 @@ static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, s
 	mm->env_start = k->env_start;
 	mm->env_end = k->env_end;
 	pthread_rwlock_unlock(&mm->mmap_lock);
-	setup_done(&s);
-	free(ents);
-	if (rc)
-		return -1;
 	return 0;
 }
 
@@ -402,6 +411,9 @@ static void run_op(struct as_mm *mm, const struct orc_op *op, struct orc_rec *r)
 	case ORC_OP_SETRLIMIT:
 		r->ret = as_mm_setrlimit(mm, (int)a[0], a[1], a[2]);
 		break;
+	case ORC_OP_FTRUNCATE:
+		r->ret = as_file_truncate(mm->m, (int)a[0], a[1]);
+		break;
 	default:
 		r->ret = as_syscall(mm, syscall_of[op->kind], a[0], a[1], a[2], a[3], a[4], a[5]);
 		break;
@@ -426,9 +438,52 @@ static void run_op(struct as_mm *mm, const struct orc_op *op, struct orc_rec *r)
 	}
 }
 
+/* The processes of a sequence (ORC_OP_FORK/SWITCH/EXIT); procs[cur] is current. */
+struct procs {
+	struct as_mm *mm[ORC_MAX_PROCS]; /* NULL once exited */
+	uint32_t n, cur;
+};
+
+/* FORK, SWITCH, EXIT: as the kernel child does them (kernel_child.c). */
+static void run_proc_op(struct procs *p, const struct orc_op *op, struct orc_rec *r)
+{
+	uint64_t to = r->args[0];
+
+	r->minflt = 0;
+	if (op->kind == ORC_OP_FORK) {
+		struct as_mm_counters c0, c1;
+		struct as_mm *child = NULL;
+
+		if (p->n == ORC_MAX_PROCS) {
+			r->ret = -EAGAIN;
+			return;
+		}
+		as_mm_get_counters(p->mm[p->cur], &c0);
+		r->ret = as_mm_fork(p->mm[p->cur], &child);
+		as_mm_get_counters(p->mm[p->cur], &c1);
+		r->minflt = (int64_t)(c1.min_flt - c0.min_flt);
+		if (r->ret == 0) {
+			p->mm[p->n] = child;
+			r->ret = p->n++;
+		}
+		return;
+	}
+	if (to >= p->n || !p->mm[to] || (op->kind == ORC_OP_EXIT && to == p->cur)) {
+		r->ret = -ESRCH;
+		return;
+	}
+	r->ret = 0;
+	if (op->kind == ORC_OP_EXIT) {
+		as_mm_put(p->mm[p->cur]);
+		p->mm[p->cur] = NULL;
+	}
+	p->cur = (uint32_t)to;
+}
+
 int orc_run_aspace(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		   const struct orc_trace *k, struct orc_trace *t)
 {
+	struct procs procs = { .n = 1 };
 	struct orc_opts defaults;
 	struct as_machine_config cfg;
 	struct as_machine_stats st;
@@ -472,6 +527,7 @@ int orc_run_aspace(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		snprintf(t->error, sizeof(t->error), "as_mm_new: %s", strerror(-rc));
 		goto out;
 	}
+	procs.mm[0] = mm;
 	if (setup_space(mm, k, t->error, sizeof(t->error)))
 		goto out;
 	if (check_space(mm, &t->before.note)) {
@@ -485,7 +541,13 @@ int orc_run_aspace(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		struct orc_rec *r = &t->rec[i];
 
 		orc_resolve_args(&ops[i], results, i, r->args);
-		run_op(mm, &ops[i], r);
+		if (ops[i].kind == ORC_OP_FORK || ops[i].kind == ORC_OP_SWITCH || ops[i].kind == ORC_OP_EXIT) {
+			run_proc_op(&procs, &ops[i], r);
+			mm = procs.mm[procs.cur];
+		} else {
+			run_op(mm, &ops[i], r);
+		}
+		r->proc = procs.cur;
 		results[i] = r->ret;
 		r->maps = capture(mm, as_mm_write_maps);
 		r->smaps = capture(mm, as_mm_write_smaps);
@@ -495,7 +557,8 @@ int orc_run_aspace(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	}
 
 out:
-	as_mm_put(mm);
+	for (uint32_t i = 0; i < procs.n; i++)
+		as_mm_put(procs.mm[i]);
 	if (m) {
 		char *buf = NULL;
 		size_t len = 0;

@@ -179,6 +179,8 @@ static const char *const kind_names[ORC_OP_NR] = {
 	[ORC_OP_MLOCKALL] = "mlockall", [ORC_OP_MUNLOCKALL] = "munlockall", [ORC_OP_MSYNC] = "msync",
 	[ORC_OP_MINCORE] = "mincore",   [ORC_OP_BRK] = "brk",           [ORC_OP_READ] = "READ",
 	[ORC_OP_WRITE] = "WRITE",       [ORC_OP_EXEC] = "EXEC",         [ORC_OP_SETRLIMIT] = "setrlimit",
+	[ORC_OP_FORK] = "fork",         [ORC_OP_SWITCH] = "switch",     [ORC_OP_EXIT] = "exit",
+	[ORC_OP_FTRUNCATE] = "ftruncate",
 };
 
 const char *orc_kind_name(enum orc_kind k)
@@ -382,9 +384,12 @@ void orc_op_format(const struct orc_op *op, char *buf, size_t len)
 		sb_flags(&s, a[0], mlockall_names, "0");
 		break;
 	case ORC_OP_MUNLOCKALL:
+	case ORC_OP_FORK:
 		break;
 	case ORC_OP_BRK:
 	case ORC_OP_EXEC:
+	case ORC_OP_SWITCH:
+	case ORC_OP_EXIT:
 		sb_num(&s, a[0]);
 		break;
 	case ORC_OP_MINCORE:
@@ -1138,6 +1143,8 @@ int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, stru
 		orc_trace_free(&k);
 		return -1;
 	}
+	if (o->between)
+		o->between(o->between_ctx);
 	if (orc_run_aspace(ops, n, o, &k, &a) != 0 && !a.before.maps) {
 		/* Could not even run: a setup failure, not a divergence. */
 		snprintf(res->error, sizeof(res->error), "aspace side: %.480s", a.error);

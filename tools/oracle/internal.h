@@ -30,6 +30,11 @@ struct orc_kslot {
 };
 
 #define ORC_ALTSTACK_SIZE (64u * 1024)
+#define ORC_MAX_UNMAP 2048 /* regions an isolated child unmaps (sanitizers make many) */
+#define ORC_MAX_TOUCH 32
+#define ORC_TURN(op, proc) (((uint32_t)(op) << 4) | (uint32_t)(proc))
+#define ORC_TURN_OP(w) ((w) >> 4)
+#define ORC_TURN_PROC(w) ((w) & 15u)
 #define ORC_STACK_TOUCH (256u * 1024)
 
 /* Messages on the socket pair: child -> parent, then parent -> child. */
@@ -58,6 +63,34 @@ struct orc_kshared {
 	int32_t stray_signo;               /* [C] a fault the handler could not attribute */
 	uint64_t stray_addr, stray_rip;    /* [C] */
 
+	/*
+	 * Processes (ORC_OP_FORK/SWITCH/EXIT). Only the current process runs
+	 * an op; the others wait on `turn` (a futex word) until it moves and
+	 * they are current. The parent sets the first four before fork.
+	 */
+	uint32_t turn;                     /* [C] ORC_TURN(op to run next, process to run it),
+	                                      one word so that both change at once ([P] after
+	                                      an EXIT) */
+	uint32_t current;                  /* [C] the process the parent looks at after an op */
+	uint32_t nprocs;                   /* [C] processes made so far */
+	uint32_t exited;                   /* [C] bit i: process i is gone */
+	int32_t pids[ORC_MAX_PROCS];       /* [C] (pids[0]: [P]) */
+	int32_t exiting;                   /* [C] pid of the process an EXIT ends, until [P] saw it go */
+	int32_t oracle_pid;                /* [P] the parent: waiting children leave when it is gone */
+	uint64_t stack_lo, stack_hi;       /* [C] the stack bytes touched before the first op */
+
+	/* Isolation (orc_opts.isolate), see kernel_child.c. */
+	uint32_t isolate;                  /* [P] */
+	uint32_t nunmap;                   /* [P] */
+	uint64_t size;                     /* [P] bytes of this buffer */
+	uint64_t start_brk;                /* [P] */
+	uint64_t rseq_addr;                /* [P] glibc's rseq area (in the TLS, unmapped too) */
+	uint32_t rseq_len, rseq_alt_len;   /* [P] lengths to try unregistering it with */
+	uint64_t unmap[ORC_MAX_UNMAP][2];  /* [P] [start, end) of every region to unmap */
+	uint32_t ntouch;                   /* [P] */
+	uint64_t touch[ORC_MAX_TOUCH][2];  /* [P] the program's readable regions: read through
+	                                      before the first op (code, constants) */
+
 	uint8_t altstack[ORC_ALTSTACK_SIZE] __attribute__((aligned(4096))); /* [C] */
 	struct orc_kslot slots[];          /* [C] nops */
 };
@@ -75,7 +108,17 @@ enum orc_child_step {
 	ORC_STEP_SETGID,
 	ORC_STEP_SETUID,
 	ORC_STEP_RLIMIT,
+	ORC_STEP_ISOLATE,
+	ORC_STEP_RSEQ,
 };
+
+/*
+ * In the parent before fork: fill ks->touch with the program's readable
+ * regions and, with ks->isolate, ks->unmap with every region of this
+ * process but the executable's own, [stack] and the buffer itself, and
+ * ks->start_brk. 0, or -1 with `err` set.
+ */
+int orc_isolate_prepare(struct orc_kshared *ks, char *err, size_t errlen);
 
 /* ---- smaps text ---- */
 

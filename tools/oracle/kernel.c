@@ -20,7 +20,9 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/futex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,6 +237,8 @@ static const char *const step_names[] = {
 	[ORC_STEP_SETGID] = "setgid(65534)",
 	[ORC_STEP_SETUID] = "setuid(65534)",
 	[ORC_STEP_RLIMIT] = "prlimit64",
+	[ORC_STEP_ISOLATE] = "isolation (munmap/mremap)",
+	[ORC_STEP_RSEQ] = "rseq unregistration",
 };
 
 /* Explain how the child ended. */
@@ -323,6 +327,9 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	}
 	ks->nops = (uint32_t)n;
 	ks->unprivileged = o->unprivileged;
+	ks->nprocs = 1;
+	ks->oracle_pid = (int32_t)getpid();
+	ks->size = size;
 	if (n)
 		memcpy(ks->ops, ops, n * sizeof(*ops));
 	t->unprivileged = o->unprivileged;
@@ -334,6 +341,10 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	ks->to_parent = sv[1];
 	ks->from_parent = sv[1];
 	fflush(NULL);
+	/* Last, right before fork: the list of what the child unmaps is this process's layout now. */
+	ks->isolate = o->isolate;
+	if (orc_isolate_prepare(ks, t->error, sizeof(t->error)))
+		goto out_fds;
 	pid = fork();
 	if (pid < 0) {
 		snprintf(t->error, sizeof(t->error), "fork: %s", strerror(errno));
@@ -341,14 +352,26 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 	}
 	if (pid == 0)
 		orc_child_main(ks);
+	ks->pids[0] = pid;
 	close(sv[1]);
 	sv[1] = -1;
 
 	deadline = now_ms() + (o->timeout_ms ? o->timeout_ms : 10000);
 	for (;;) {
-		int w = wait_msg(sv[0], deadline, &c);
+		/* In slices: a sequence's first process dying unexpectedly ends it. */
+		long slice = now_ms() + 200 < deadline ? now_ms() + 200 : deadline;
+		int w = wait_msg(sv[0], slice, &c);
 		struct orc_rec *r;
+		pid_t snap;
 
+		if (w < 0 && now_ms() < deadline) {
+			if (ks->nprocs > 1 && done <= n && !(ks->exited & 1) && waitpid(pid, &status, WNOHANG) == pid) {
+				reaped = true;
+				describe_exit(t, ks, status, done);
+				break;
+			}
+			continue;
+		}
 		if (w < 0) {
 			kill(pid, SIGKILL);
 			snprintf(t->error, sizeof(t->error), "kernel child timed out %s %zu",
@@ -365,25 +388,53 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		r = done == 0 ? &t->before : &t->rec[done - 1];
 		if ((c == ORC_MSG_READY) != (done == 0) || done > n) {
 			kill(pid, SIGKILL);
-			snprintf(t->error, sizeof(t->error), "kernel child protocol error");
+			snprintf(t->error, sizeof(t->error), "kernel child protocol error (%c after %zu messages)", c, done);
 			break;
 		}
-		if (snapshot(pid, r) || (done == 0 && read_stat(pid, t))) {
+		/* EXIT: wait until the process is gone, then look at the one now current. */
+		if (ks->exiting) {
+			int pfd = (int)syscall(SYS_pidfd_open, ks->exiting, 0);
+
+			if (pfd >= 0) {
+				struct pollfd pf = { .fd = pfd, .events = POLLIN };
+
+				while (poll(&pf, 1, 10000) < 0 && errno == EINTR)
+					;
+				close(pfd);
+			}
+		}
+		snap = done == 0 ? pid : ks->pids[ks->current < ORC_MAX_PROCS ? ks->current : 0];
+		if (snapshot(snap, r) || (done == 0 && read_stat(pid, t))) {
 			kill(pid, SIGKILL);
-			snprintf(t->error, sizeof(t->error), "reading /proc/%d: %s", (int)pid, strerror(errno));
+			snprintf(t->error, sizeof(t->error), "reading /proc/%d: %s", (int)snap, strerror(errno));
 			break;
 		}
 		if (done > 0)
 			copy_slot(r, &ks->slots[done - 1]);
+		r->proc = done == 0 ? 0 : ks->current;
 		done++;
+		if (ks->exiting) {
+			/* Nobody waits for "go": move the turn for the waiting processes. */
+			ks->exiting = 0;
+			__atomic_store_n(&ks->turn, ORC_TURN(done - 1, ks->current), __ATOMIC_RELEASE);
+			syscall(SYS_futex, &ks->turn, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+			continue;
+		}
 		if (send(sv[0], "G", 1, MSG_NOSIGNAL) != 1) {
 			kill(pid, SIGKILL);
 			snprintf(t->error, sizeof(t->error), "send to the child: %s", strerror(errno));
 			break;
 		}
 	}
-	if (!reaped)
+	/* Forked processes are not our children: make sure none is left. */
+	for (uint32_t i = 1; i < ks->nprocs && i < ORC_MAX_PROCS; i++)
+		if (ks->pids[i] > 0)
+			kill(ks->pids[i], SIGKILL);
+	if (!reaped) {
+		if (t->error[0])
+			kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
+	}
 	t->nops = done ? done - 1 : 0;
 	if (done > 0) {
 		t->brk = ks->brk;

@@ -25,11 +25,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <linux/mman.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 
 #define CHILD __attribute__((section("orc_child_text"), noinline))
@@ -185,6 +188,18 @@ static CHILD void touch_text(void)
 		(void)*(const volatile char *)p;
 }
 
+/*
+ * Map every page of the program's readable regions: code the compiler put
+ * outside the section (none, but cheap to be sure) and constants it loads
+ * from .rodata (struct initializers).
+ */
+static CHILD void touch_program(const struct orc_kshared *ks)
+{
+	for (uint32_t i = 0; i < ks->ntouch; i++)
+		for (uint64_t p = ks->touch[i][0]; p < ks->touch[i][1]; p += 4096)
+			(void)*(const volatile char *)p;
+}
+
 /* Write-fault every page of the stack the ops will run on. */
 static CHILD void touch_stack(void)
 {
@@ -193,6 +208,22 @@ static CHILD void touch_stack(void)
 	for (size_t i = 0; i < sizeof(buf); i += 4096)
 		buf[i] = 0;
 	buf[sizeof(buf) - 1] = 0;
+	g_ks->stack_lo = (uint64_t)(uintptr_t)&buf[0];
+	g_ks->stack_hi = (uint64_t)(uintptr_t)&buf[sizeof(buf) - 1];
+}
+
+/*
+ * After a fork, break the copy-on-write sharing of the stack pages touched
+ * before the first op, and only those (going lower would grow [stack]): a
+ * byte of each is read and written back, live frames included.
+ */
+static CHILD void retouch_stack(struct orc_kshared *ks)
+{
+	for (uint64_t p = ks->stack_lo; p <= ks->stack_hi; p += 4096) {
+		volatile char *c = (volatile char *)(uintptr_t)p;
+
+		*c = *c;
+	}
 }
 
 static CHILD void touch_shared(struct orc_kshared *ks)
@@ -203,6 +234,46 @@ static CHILD void touch_shared(struct orc_kshared *ks)
 	for (size_t i = 0; i < len; i += 4096)
 		p[i] = p[i];
 	p[len - 1] = p[len - 1];
+}
+
+/*
+ * A forked process maps the shared buffer afresh: read faults suffice (a
+ * shared writable page is mapped writable), and reading cannot overwrite
+ * what the other processes write meanwhile.
+ */
+static CHILD void touch_shared_read(struct orc_kshared *ks)
+{
+	const volatile char *p = (const volatile char *)ks;
+	size_t len = shared_size(ks);
+
+	for (size_t i = 0; i < len; i += 4096)
+		(void)p[i];
+	(void)p[len - 1];
+}
+
+/*
+ * Isolation: unmap every region the parent listed (libraries, heap,
+ * vdso/vvar, sanitizer shadow: nothing this file's code uses), move the
+ * shared buffer to ORC_ISOLATE_ADDR and give the break back to start_brk.
+ * What stays: the program's own regions (this code, its data), [stack] and
+ * the buffer. Returns the buffer's new address.
+ */
+static CHILD struct orc_kshared *isolate(struct orc_kshared *ks)
+{
+	long rc;
+
+	/* brk before munmap: brk cannot shrink a heap that is no longer there. */
+	sc(SYS_brk, (long)ks->start_brk, 0, 0, 0, 0, 0);
+	for (uint32_t i = 0; i < ks->nunmap; i++) {
+		rc = sc(SYS_munmap, (long)ks->unmap[i][0], (long)(ks->unmap[i][1] - ks->unmap[i][0]), 0, 0, 0, 0);
+		if (rc)
+			setup_failed(ks, ORC_STEP_ISOLATE, rc);
+	}
+	rc = sc(SYS_mremap, (long)ks, (long)ks->size, (long)ks->size, MREMAP_MAYMOVE | MREMAP_FIXED,
+		(long)ORC_ISOLATE_ADDR, 0);
+	if (rc != (long)ORC_ISOLATE_ADDR)
+		setup_failed(ks, ORC_STEP_ISOLATE, rc < 0 ? rc : -EFAULT);
+	return (struct orc_kshared *)rc;
 }
 
 /*
@@ -331,6 +402,14 @@ static CHILD long do_op(struct orc_kshared *ks, struct orc_kslot *s, enum orc_ki
 		x[1] = (long)a[2];
 		return sc(SYS_prlimit64, 0, a[0], (long)x, 0, 0, 0);
 	}
+	if (k == ORC_OP_FTRUNCATE)
+		return sc(SYS_ftruncate, a[0], a[1], 0, 0, 0, 0);
+	if (k == ORC_OP_SWITCH || k == ORC_OP_EXIT) {
+		/* To a live process (EXIT: another one); the loop does the rest. */
+		if (a[0] >= ks->nprocs || (ks->exited >> a[0]) & 1 || (k == ORC_OP_EXIT && a[0] == ks->current))
+			return -ESRCH;
+		return 0;
+	}
 	return -ENOSYS;
 }
 
@@ -375,10 +454,144 @@ static CHILD void run_op(struct orc_kshared *ks, uint32_t i)
 	}
 }
 
+/*
+ * FORK: fork between the two getrusage calls; the result is the child's
+ * index. Fork write-protects the private pages both processes share, so
+ * each re-touches what it writes between ops, outside the measured
+ * window; the new process also faults in the code and the shared buffer
+ * (fork copies no page tables of regions without anonymous pages). Returns
+ * 1 in the new process (*me set), 0 in the one that ran the op.
+ */
+static CHILD int run_fork(struct orc_kshared *ks, uint32_t i, uint32_t *me)
+{
+	struct orc_kslot *s = &ks->slots[i];
+	uint32_t idx = ks->nprocs;
+	struct rusage r0, r1;
+	long pid;
+
+	ks->cur_op = i;
+	resolve(ks, &ks->ops[i], i, s->args);
+	if (idx >= ORC_MAX_PROCS) {
+		sc(SYS_getrusage, RUSAGE_SELF, (long)&r0, 0, 0, 0, 0);
+		pid = -EAGAIN;
+		r1 = r0;
+	} else {
+		/*
+		 * getrusage, fork, getrusage with nothing written to memory in
+		 * between: after fork every private page is write-protected, so
+		 * any store (a call's return address) would count a fault. The
+		 * kernel's own copy of r1 to the stack faults after counting.
+		 */
+		register long r_a __asm__("rax");
+
+		__asm__ volatile("movl %[ru], %%eax\n\t"
+				 "xorl %%edi, %%edi\n\t"
+				 "movq %[p0], %%rsi\n\t"
+				 "syscall\n\t"
+				 "movl %[fk], %%eax\n\t"
+				 "syscall\n\t"
+				 "movq %%rax, %%rbx\n\t"
+				 "movl %[ru], %%eax\n\t"
+				 "xorl %%edi, %%edi\n\t"
+				 "movq %[p1], %%rsi\n\t"
+				 "syscall\n\t"
+				 "movq %%rbx, %%rax"
+				 : "=&a"(r_a)
+				 : [ru] "i"(SYS_getrusage), [fk] "i"(SYS_fork), [p0] "r"(&r0), [p1] "r"(&r1)
+				 : "rbx", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
+		pid = r_a;
+	}
+	if (pid == 0) {
+		*me = idx;
+		touch_text();
+		touch_program(ks);
+		retouch_stack(ks);
+		touch_shared_read(ks);
+		return 1;
+	}
+	if (pid > 0) {
+		ks->pids[idx] = (int32_t)pid;
+		ks->nprocs = idx + 1;
+	}
+	s->ret = pid > 0 ? (long)idx : pid;
+	s->minflt = r1.ru_minflt - r0.ru_minflt;
+	s->signo = 0;
+	s->code = 0;
+	s->fault_addr = 0;
+	retouch_stack(ks);
+	return 0;
+}
+
+/* Wait until the turn word moves from w (or a while); leave when the parent is gone. */
+static CHILD void wait_turn(struct orc_kshared *ks, uint32_t w)
+{
+	struct timespec ts;
+
+	/* Field by field: an initializer may be a constant loaded from .rodata. */
+	ts.tv_sec = 0;
+	*(volatile long *)&ts.tv_nsec = 200 * 1000 * 1000;
+
+	sc(SYS_futex, (long)&ks->turn, FUTEX_WAIT, w, (long)&ts, 0, 0);
+	if (sc(SYS_kill, ks->oracle_pid, 0, 0, 0, 0, 0) == -ESRCH)
+		child_exit(0);
+}
+
+/* Every process's life from the first op: run the ops that are its turn. */
+static CHILD __attribute__((noreturn)) void proc_loop(struct orc_kshared *ks, uint32_t me)
+{
+	for (;;) {
+		uint32_t w = __atomic_load_n(&ks->turn, __ATOMIC_ACQUIRE), t = ORC_TURN_OP(w), next;
+		enum orc_kind k;
+
+		if (t >= ks->nops)
+			child_exit(0);
+		if (ORC_TURN_PROC(w) != me) {
+			wait_turn(ks, w);
+			continue;
+		}
+		k = ks->ops[t].kind;
+		if (k == ORC_OP_FORK) {
+			if (run_fork(ks, t, &me))
+				continue;
+		} else {
+			run_op(ks, t);
+			if (k == ORC_OP_SWITCH && ks->slots[t].ret == 0)
+				ks->current = (uint32_t)ks->slots[t].args[0];
+			if (k == ORC_OP_EXIT && ks->slots[t].ret == 0) {
+				char b = ORC_MSG_DONE;
+
+				/* The parent sees us gone, looks at the next one, moves the turn. */
+				ks->exited |= 1u << me;
+				ks->exiting = (int32_t)sc(SYS_getpid, 0, 0, 0, 0, 0, 0);
+				ks->current = (uint32_t)ks->slots[t].args[0];
+				sc(SYS_write, ks->to_parent, (long)&b, 1, 0, 0, 0);
+				child_exit(0);
+			}
+		}
+		next = ks->current;
+		handshake(ks, ORC_MSG_DONE);
+		__atomic_store_n(&ks->turn, ORC_TURN(t + 1, next), __ATOMIC_RELEASE);
+		if (ks->nprocs > 1)
+			sc(SYS_futex, (long)&ks->turn, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+	}
+}
+
 CHILD void orc_child_main(struct orc_kshared *ks)
 {
 	long rc;
 
+	/*
+	 * The kernel writes glibc's rseq area (in the TLS) on the way back to
+	 * user mode after the task was scheduled out: after a FORK that is a
+	 * copy-on-write fault counted in the op; in an isolated child the area
+	 * is gone (and the task would be killed). Nothing here uses rseq.
+	 */
+	if (ks->rseq_addr &&
+	    sc(SYS_rseq, (long)ks->rseq_addr, ks->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053, 0, 0) &&
+	    sc(SYS_rseq, (long)ks->rseq_addr, ks->rseq_alt_len, 1, 0x53053053, 0, 0))
+		setup_failed(ks, ORC_STEP_RSEQ, -EINVAL);
+	if (ks->isolate)
+		ks = isolate(ks);
 	g_ks = ks;
 	rc = sc(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
 	if (rc)
@@ -410,13 +623,10 @@ CHILD void orc_child_main(struct orc_kshared *ks)
 	ks->brk = (uint64_t)sc(SYS_brk, 0, 0, 0, 0, 0, 0);
 
 	touch_text();
+	touch_program(ks);
 	touch_stack();
 	touch_shared(ks);
 
 	handshake(ks, ORC_MSG_READY);
-	for (uint32_t i = 0; i < ks->nops; i++) {
-		run_op(ks, i);
-		handshake(ks, ORC_MSG_DONE);
-	}
-	child_exit(0);
+	proc_loop(ks, 0);
 }

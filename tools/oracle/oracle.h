@@ -52,8 +52,21 @@ enum orc_kind {
 	ORC_OP_EXEC,       /* a0 addr: call it; the sequence must have written a
 	                      `ret` (0xc3) there, see README */
 	ORC_OP_SETRLIMIT,  /* a0 resource, a1 cur, a2 max */
+	/* Processes: the sequence starts in process 0; ops run in the current one. */
+	ORC_OP_FORK,       /* the current process forks; result: the child's index
+	                      (1, 2, ... in order of FORKs), not its pid; the current
+	                      process stays the parent */
+	ORC_OP_SWITCH,     /* a0 process index: later ops run there (0, or -ESRCH
+	                      for no live process of that index) */
+	ORC_OP_EXIT,       /* the current process exits; a0: the live process that
+	                      becomes current (-ESRCH, no exit, when there is none) */
+	ORC_OP_FTRUNCATE,  /* a0 fd, a1 length: truncate a host file the sequence
+	                      maps (both sides change the same file: restore it
+	                      between the sides, see orc_opts.between) */
 	ORC_OP_NR
 };
+
+#define ORC_MAX_PROCS 8 /* processes of one sequence, the first included */
 
 /*
  * One operation. `ignore` is a mask of ORC_F_* fields not to compare for
@@ -105,6 +118,10 @@ struct orc_op {
 #define ORC_WRITE(addr, len, byte) ORC_OP(ORC_OP_WRITE, addr, len, byte, 0, 0, 0)
 #define ORC_EXEC(addr) ORC_OP(ORC_OP_EXEC, addr, 0, 0, 0, 0, 0)
 #define ORC_SETRLIMIT(res, cur, max) ORC_OP(ORC_OP_SETRLIMIT, res, cur, max, 0, 0, 0)
+#define ORC_FORK() ORC_OP(ORC_OP_FORK, 0, 0, 0, 0, 0, 0)
+#define ORC_SWITCH(proc) ORC_OP(ORC_OP_SWITCH, proc, 0, 0, 0, 0, 0)
+#define ORC_EXIT(next) ORC_OP(ORC_OP_EXIT, next, 0, 0, 0, 0, 0)
+#define ORC_FTRUNCATE(fd, len) ORC_OP(ORC_OP_FTRUNCATE, fd, len, 0, 0, 0, 0)
 
 /* ---- What is compared (bits of orc_result.fields and of ignore masks) ---- */
 
@@ -164,8 +181,25 @@ struct orc_opts {
 	FILE *report;            /* where orc_check writes; default stderr */
 	bool verbose;            /* also print every op's results on both sides */
 	const char *name;        /* names the sequence in reports */
+	/*
+	 * Isolation: the kernel child unmaps everything of the forked program
+	 * but its executable's own regions and [stack] (libraries, heap,
+	 * vdso/vvar, sanitizer shadow...), resets its break to start_brk and
+	 * moves the buffer it shares with the parent to ORC_ISOLATE_ADDR, so
+	 * that the sequence has nearly the whole address space to itself and
+	 * the initial state is the same from run to run. The `aspace diff`
+	 * fuzzer runs this way.
+	 */
+	bool isolate;
+	/* Called by orc_check between the kernel side and the aspace side (e.g.
+	   to restore files the kernel side wrote or truncated); may be NULL. */
+	void (*between)(void *ctx);
+	void *between_ctx;
 };
 void orc_opts_init(struct orc_opts *o);
+
+/* Where an isolated kernel child keeps the buffer it shares with its parent. */
+#define ORC_ISOLATE_ADDR 0x100000000000ull
 
 /* What one side observed for one op (or for the state before the first). */
 struct orc_rec {
@@ -182,6 +216,7 @@ struct orc_rec {
 	uint32_t ncopied;        /* READ: bytes captured (at most ORC_BYTES_CAP) */
 	uint8_t *bytes;          /* malloc'd */
 	char *note;              /* side-specific trouble (aspace: invariant report) */
+	uint32_t proc;           /* the process the record's maps and smaps are of */
 };
 
 /* Everything one side observed for one sequence. */
@@ -209,6 +244,21 @@ int orc_run_aspace(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 		   const struct orc_trace *k, struct orc_trace *t);
 
 void orc_trace_free(struct orc_trace *t);
+
+/*
+ * Add the regions of a smaps text (entries: a maps header line, VmFlags:
+ * and optionally Anonymous:; other field lines are ignored) to mm as the
+ * aspace side's stand-ins: exact bounds, VM flags from VmFlags, a stand-in
+ * file per distinct path + device + inode (fd -1: faults on it get SIGBUS),
+ * [vdso]/[vvar]/[vvar_vclock] as special regions, an anon object marked
+ * forked where Anonymous: is not 0; no pages. Entries at or above the task
+ * size ([vsyscall]) are skipped. [heap] and [stack] get their names from
+ * the layout (as_mm_set_layout). Used by orc_run_aspace and by the aspace
+ * command's `regions` statement. 0, or -1 with `err` set (unparsable entry,
+ * no VmFlags, out of bounds or overlapping, out of memory); regions added
+ * before the failing entry stay.
+ */
+int orc_space_standins(struct as_mm *mm, const char *smaps, char *err, size_t errlen);
 
 struct orc_result {
 	int ops_total;           /* ops in the sequence */
