@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -1001,6 +1002,71 @@ static void test_image_usable(void **state)
 	as_machine_free(m);
 }
 
+/* The special regions: [vdso] reads as the host's vDSO image, [vvar] as zeroes counted nowhere. */
+static void test_vdso_contents(void **state)
+{
+	struct as_machine *m = t_machine_new(64);
+	const unsigned char *host = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+	struct as_mm_counters c0, c1;
+	struct as_mm *mm, *child;
+	unsigned char page[4096], zero[4096] = { 0 };
+	uint64_t vdso = 0, auxv[2 * MAX_AUXV], sp, argc, *a;
+	char *smaps, *line;
+
+	if (!host)
+		skip();
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_int_equal(as_mm_exec(mm, "/bin/true", NULL, NULL, &(struct as_exec_info){ 0 }), 0);
+	/* AT_SYSINFO_EHDR from the new stack. */
+	sp = 0;
+	{
+		struct as_mm_layout lay;
+
+		as_mm_get_layout(mm, &lay);
+		sp = lay.start_stack;
+	}
+	assert_int_equal(as_read(mm, sp, &argc, 8, NULL), 0);
+	assert_int_equal(as_read(mm, sp + 8 * (argc + 2), auxv, 16, NULL), 0); /* envp is empty */
+	assert_int_equal(as_read(mm, sp + 8 * (argc + 3), auxv, sizeof(auxv), NULL), 0);
+	for (a = auxv; a[0] != AT_NULL; a += 2)
+		if (a[0] == AT_SYSINFO_EHDR)
+			vdso = a[1];
+	assert_true(vdso != 0);
+	as_mm_get_counters(mm, &c0);
+	assert_int_equal(as_read(mm, vdso, page, sizeof(page), NULL), 0);
+	assert_memory_equal(page, host, sizeof(page));
+	assert_int_equal(as_read(mm, vdso - 4096, page, sizeof(page), NULL), 0); /* [vvar_vclock] */
+	assert_memory_equal(page, zero, sizeof(page));
+	assert_int_equal(as_fetch(mm, vdso + 4096, page, 16, NULL), 0);
+	as_mm_get_counters(mm, &c1);
+	assert_int_equal(c1.rss_file - c0.rss_file, 2);
+	assert_int_equal(c1.rss_anon, c0.rss_anon);
+	assert_int_equal(c1.min_flt - c0.min_flt, 3);
+	smaps = mm_text(mm, as_mm_write_smaps);
+	line = strstr(smaps, "[vvar_vclock]");
+	assert_non_null(line);
+	assert_non_null(strstr(line, "Rss:                   0 kB"));
+	assert_true(strstr(line, "Rss:                   0 kB") < strstr(line, "[vdso]"));
+	line = strstr(smaps, "[vdso]");
+	assert_non_null(strstr(line, "Rss:                   8 kB"));
+	free(smaps);
+	assert_int_equal(as_mm_check(mm, stderr), 0);
+	/* A child refaults them; writing needs mprotect, and then copies. */
+	assert_int_equal(as_mm_fork(mm, &child), 0);
+	assert_int_equal(as_read(child, vdso, page, 64, NULL), 0);
+	assert_memory_equal(page, host, 64);
+	assert_int_equal(as_write(child, vdso, "x", 1, NULL), -EFAULT);
+	assert_int_equal(as_syscall(child, SYS_mprotect, vdso, 4096, PROT_READ | PROT_WRITE, 0, 0, 0), 0);
+	assert_int_equal(as_write(child, vdso, "x", 1, NULL), 0);
+	assert_int_equal(as_read(mm, vdso, page, 1, NULL), 0);
+	assert_int_equal(page[0], host[0]);
+	assert_int_equal(as_mm_check(child, stderr), 0);
+	as_mm_put(child);
+	as_mm_put(mm);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 /*
  * Fail every allocation an exec makes, one at a time: before the point of
  * no return the old image stays; after it the space is emptied; nothing
@@ -1078,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(test_exec_twice),
 		cmocka_unit_test(test_shared_and_forked),
 		cmocka_unit_test(test_image_usable),
+		cmocka_unit_test(test_vdso_contents),
 		cmocka_unit_test(test_fail_nth),
 	};
 
