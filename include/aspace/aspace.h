@@ -198,6 +198,8 @@ struct as_pte_info {
 	int present, writable, user, accessed, dirty, nx, special; /* bits of the leaf */
 	uint64_t frame;        /* frame number of a present leaf */
 	int refcount, mapcount; /* of that frame */
+	int anon_exclusive;    /* an anonymous page known to belong to this space only */
+	int mlocked;           /* the page is mlocked */
 	const char *kind;      /* "anon", "file", "shmem", "zero", "guard", "none" */
 };
 AS_API int as_mm_walk(struct as_mm *mm, uint64_t va, struct as_pte_info *out);

@@ -155,6 +155,8 @@ int as_mm_walk(struct as_mm *mm, uint64_t va, struct as_pte_info *out)
 			out->frame = pte_pfn(e);
 			out->refcount = atomic_load(&pg->refcount);
 			out->mapcount = atomic_load(&pg->mapcount);
+			out->anon_exclusive = !!(pg->flags & PG_ANON_EXCLUSIVE);
+			out->mlocked = !!(pg->flags & PG_MLOCKED);
 			out->kind = out->special ? "zero" : frame_kind(pg);
 		}
 	}

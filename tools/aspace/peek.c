@@ -1,27 +1,7 @@
 /* The page-table walk for `pagetable` views; see peek.h. */
 #include "peek.h"
 
-#include "../../src/mm/mm.h" /* page_flags only */
-
 #include <string.h>
-
-/*
- * The page's anon-exclusive and mlocked flags, which struct as_pte_info
- * does not carry (yet): the command's one read of the library's internals.
- * The command is single-threaded, so the frame cannot change under it.
- */
-static void page_flags(struct as_mm *mm, uint64_t pfn, bool *exclusive, bool *mlocked)
-{
-	const struct as_machine *m = mm->m;
-
-	*exclusive = *mlocked = false;
-	if (pfn >= m->nframes)
-		return;
-	const struct page *pg = frame_page(m, (pfn_t)pfn);
-
-	*exclusive = pg->flags & PG_ANON_EXCLUSIVE;
-	*mlocked = pg->flags & PG_MLOCKED;
-}
 
 void peek_walk(struct as_mm *mm, uint64_t va, struct peek_walk *w)
 {
@@ -50,5 +30,6 @@ void peek_walk(struct as_mm *mm, uint64_t va, struct peek_walk *w)
 	w->kind = strcmp(pi.kind, "zero") == 0 ? "zero page" : pi.kind;
 	w->refcount = pi.refcount;
 	w->mapcount = pi.mapcount;
-	page_flags(mm, pi.frame, &w->exclusive, &w->mlocked);
+	w->exclusive = pi.anon_exclusive;
+	w->mlocked = pi.mlocked;
 }
