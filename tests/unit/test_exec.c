@@ -65,6 +65,7 @@ struct spec {
 	char *const *argv;      /* NULL: { path } */
 	char *const *envp;      /* NULL: the default below */
 	uint64_t rlim_stack;    /* 0: 8 MiB; RLIM_INFINITY allowed */
+	bool legacy;            /* bottom-up layout (ADDR_COMPAT_LAYOUT / legacy_va_layout) */
 };
 
 static char *default_env[] = { "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C", NULL };
@@ -138,7 +139,7 @@ static void kernel_run(const struct spec *sp, struct image *im)
 
 		close(pfd[0]);
 		setrlimit(RLIMIT_STACK, &rl);
-		personality(ADDR_NO_RANDOMIZE);
+		personality(ADDR_NO_RANDOMIZE | (sp->legacy ? ADDR_COMPAT_LAYOUT : 0));
 		ptrace(PTRACE_TRACEME, 0, 0, 0);
 		/* An empty argv is a NULL one here, as the aspace side gets it. */
 		syscall(SYS_execve, sp->path, argv[0] ? argv : NULL, envp);
@@ -226,7 +227,7 @@ static void kernel_run(const struct spec *sp, struct image *im)
 	waitpid(pid, &st, 0);
 }
 
-static char *mm_text(struct as_mm *mm, int (*writer)(struct as_mm *, FILE *))
+__attribute__((noinline)) static char *mm_text(struct as_mm *mm, int (*writer)(struct as_mm *, FILE *))
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -437,7 +438,7 @@ static uint64_t host_sysctl(const char *path, uint64_t dflt)
 }
 
 /* A machine configured as this host is (the sysctls exec depends on). */
-static struct as_machine *host_machine(void)
+static struct as_machine *host_machine(bool legacy)
 {
 	struct as_machine_config cfg;
 	struct as_machine *m = NULL;
@@ -446,7 +447,7 @@ static struct as_machine *host_machine(void)
 	cfg.ram_bytes = 256ull << 20;
 	cfg.mmap_min_addr = host_sysctl("/proc/sys/vm/mmap_min_addr", cfg.mmap_min_addr);
 	cfg.max_map_count = host_sysctl("/proc/sys/vm/max_map_count", cfg.max_map_count);
-	cfg.legacy_va_layout = (int)host_sysctl("/proc/sys/vm/legacy_va_layout", 0);
+	cfg.legacy_va_layout = legacy || host_sysctl("/proc/sys/vm/legacy_va_layout", 0);
 	assert_int_equal(as_machine_new(&cfg, &m), 0);
 	return m;
 }
@@ -454,7 +455,7 @@ static struct as_machine *host_machine(void)
 /* Run one spec on both sides and compare. */
 static void side_by_side(const struct spec *sp)
 {
-	struct as_machine *m = host_machine();
+	struct as_machine *m = host_machine(sp->legacy);
 	struct image k, a;
 
 	kernel_run(sp, &k);
@@ -686,6 +687,15 @@ static void test_rlimit_stack(void **state)
 	side_by_side(&(struct spec){ .path = "/bin/true", .rlim_stack = 1ull << 30 });
 	side_by_side(&(struct spec){ .path = "/bin/true", .rlim_stack = RLIM_INFINITY });
 	free_argv(v);
+}
+
+static void test_legacy_layout(void **state)
+{
+	side_by_side(&(struct spec){ .path = "/bin/true", .legacy = true });
+	if (build("spie", "-static-pie"))
+		side_by_side(&(struct spec){ .path = tmp_path("spie"), .legacy = true });
+	if (build("static", "-static"))
+		side_by_side(&(struct spec){ .path = tmp_path("static"), .legacy = true });
 }
 
 /* ---- Broken files ---- */
@@ -1017,8 +1027,7 @@ static void test_vdso_contents(void **state)
 		skip();
 	assert_int_equal(as_mm_new(m, &mm), 0);
 	assert_int_equal(as_mm_exec(mm, "/bin/true", NULL, NULL, &(struct as_exec_info){ 0 }), 0);
-	/* AT_SYSINFO_EHDR from the new stack. */
-	sp = 0;
+	/* AT_SYSINFO_EHDR from the new stack: argc, argv[], NULL, (no envp) NULL, auxv. */
 	{
 		struct as_mm_layout lay;
 
@@ -1026,9 +1035,8 @@ static void test_vdso_contents(void **state)
 		sp = lay.start_stack;
 	}
 	assert_int_equal(as_read(mm, sp, &argc, 8, NULL), 0);
-	assert_int_equal(as_read(mm, sp + 8 * (argc + 2), auxv, 16, NULL), 0); /* envp is empty */
-	assert_int_equal(as_read(mm, sp + 8 * (argc + 3), auxv, sizeof(auxv), NULL), 0);
-	for (a = auxv; a[0] != AT_NULL; a += 2)
+	assert_int_equal(as_read(mm, sp + 8 * (argc + 3), auxv, 8 * 44, NULL), 0);
+	for (a = auxv; a[0] != AT_NULL && a < auxv + 44; a += 2)
 		if (a[0] == AT_SYSINFO_EHDR)
 			vdso = a[1];
 	assert_true(vdso != 0);
@@ -1137,6 +1145,7 @@ int main(void)
 		cmocka_unit_test(test_big_args),
 		cmocka_unit_test(test_e2big),
 		cmocka_unit_test(test_rlimit_stack),
+		cmocka_unit_test(test_legacy_layout),
 		cmocka_unit_test(test_errors_open),
 		cmocka_unit_test(test_errors_header),
 		cmocka_unit_test(test_errors_interp),

@@ -55,8 +55,9 @@ struct campaign {
 	const char *save;
 	bool verbose;
 	uint64_t ops_run;
+	uint64_t by_kind[ORC_OP_NR];
 	int divergences, harness_errors, reported;
-	struct { enum orc_kind kind; uint32_t fields; int first; } seen[64];
+	struct { struct fz_sig sig; int first; } seen[256];
 	int nseen;
 };
 
@@ -180,6 +181,8 @@ static void one_sequence(struct campaign *c, uint64_t i, bool always_report)
 		fz_run(&c->env, ops, n, &r, always_report ? stdout : NULL);
 	}
 	c->ops_run += r.k.nops < n ? r.k.nops : n;
+	for (size_t k = 0; k < n && k < r.k.nops; k++)
+		c->by_kind[ops[k].kind]++;
 	if (!fz_divergence(&c->env, &r, ops, n, &sig, &at)) {
 		fz_run_free(&r);
 		return;
@@ -201,14 +204,15 @@ static void one_sequence(struct campaign *c, uint64_t i, bool always_report)
 	printf("divergence %d: sequence %" PRIu64 ", op %d of %zu: %s: %s\n", c->divergences, i, at, n, d,
 	       field_names(sig.fields, fields, sizeof(fields)));
 	for (int k = 0; k < c->nseen; k++)
-		if (c->seen[k].kind == sig.kind && c->seen[k].fields == sig.fields && !always_report) {
+		if (c->seen[k].sig.kind == sig.kind && c->seen[k].sig.fields == sig.fields &&
+		    c->seen[k].sig.kerr == sig.kerr && c->seen[k].sig.aerr == sig.aerr && !always_report) {
 			printf("  like divergence %d (not shrunk again; `aspace diff --seed %" PRIu64
 			       " --sequence %" PRIu64 "` shows it)\n",
 			       c->seen[k].first, c->seed, i);
 			return;
 		}
-	if (c->nseen < 64)
-		c->seen[c->nseen++] = (typeof(c->seen[0])){ sig.kind, sig.fields, c->divergences };
+	if (c->nseen < 256)
+		c->seen[c->nseen++] = (typeof(c->seen[0])){ sig, c->divergences };
 	report(c, i, ops, n, &sig);
 }
 
@@ -322,6 +326,13 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	progress_end(&prog);
+	if (c->ops_run) {
+		printf("aspace diff: ops by kind:");
+		for (int k = 1; k < ORC_OP_NR; k++)
+			if (c->by_kind[k])
+				printf(" %s %.1f%%", orc_kind_name(k), 100.0 * (double)c->by_kind[k] / (double)c->ops_run);
+		printf("\n");
+	}
 	if (c->harness_errors)
 		printf("aspace diff: %d sequence(s) could not be checked (listed above)\n", c->harness_errors);
 	printf("diff: %" PRIu64 " ops, %d divergences\n", c->ops_run, c->divergences + c->harness_errors);

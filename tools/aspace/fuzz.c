@@ -1277,6 +1277,10 @@ bool fz_divergence(const struct fz_env *env, const struct fz_run *r, const struc
 	/* The fields of the first divergent op: compare up to it alone. */
 	orc_compare(ops, (size_t)*op + 1 <= n ? (size_t)*op + 1 : n, &r->k, &r->a, &env->opts, NULL, &one);
 	sig->fields = one.fields;
+	if ((size_t)*op < r->k.nops && r->k.rec[*op].ret < 0 && r->k.rec[*op].ret >= -4095)
+		sig->kerr = (int)-r->k.rec[*op].ret;
+	if ((size_t)*op < r->a.nops && r->a.rec[*op].ret < 0 && r->a.rec[*op].ret >= -4095)
+		sig->aerr = (int)-r->a.rec[*op].ret;
 	if (sig->fields & ~ORC_F_CHECK)
 		sig->fields &= ~ORC_F_CHECK | (r->a.rec && r->a.rec[*op].note ? ORC_F_CHECK : 0);
 	return true;

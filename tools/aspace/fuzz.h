@@ -85,6 +85,7 @@ struct fz_sig {
 	enum orc_kind kind;           /* of the first divergent op; ORC_OP_NONE for the initial state */
 	uint32_t fields;              /* ORC_F_* of that op */
 	bool harness;                 /* the kernel side could not run the sequence */
+	int kerr, aerr;               /* errno of that op on each side (0: it succeeded) */
 };
 bool fz_divergence(const struct fz_env *env, const struct fz_run *r, const struct orc_op *ops, size_t n,
 		   struct fz_sig *sig, int *op);

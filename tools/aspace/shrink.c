@@ -38,7 +38,8 @@ static long now_ms(void)
 
 static bool same(const struct fz_sig *want, const struct fz_sig *got)
 {
-	return !got->harness && !want->harness && want->kind == got->kind && want->fields == got->fields;
+	return !got->harness && !want->harness && want->kind == got->kind && want->fields == got->fields &&
+	       want->kerr == got->kerr && want->aerr == got->aerr;
 }
 
 /* Run cand; when it shows the divergence, make it the best (cut after the divergent op). */

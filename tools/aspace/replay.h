@@ -1,0 +1,28 @@
+/*
+ * replay — run what a strace log says a program did to its memory on
+ * aspace, process by process, and compare every result with the kernel's
+ * (cmd_replay.c; `aspace trace` records a log and replays it).
+ */
+#ifndef ASPACE_TOOL_REPLAY_H
+#define ASPACE_TOOL_REPLAY_H
+
+#include "strace.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+struct replay_opts {
+	bool json;          /* one JSON document on out instead of text */
+	bool verbose;       /* every call, not only those that differ */
+	const char *name;   /* the log's name in messages */
+};
+
+/*
+ * Replay a parsed log. Text (or JSON) to out. Returns the exit status: 0
+ * when every replayed call matched, 1 otherwise. The last text line reads
+ * `replay: N calls, M matched, K differed`.
+ */
+int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out);
+
+#endif
