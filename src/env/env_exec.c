@@ -157,7 +157,9 @@ static bool probe_special(struct env_exec_facts *f)
 			continue;
 		if (!special_name(name) || n == ENV_SPECIAL_MAX)
 			continue;
-		snprintf(f->special[n].name, sizeof(f->special[n].name), "%s", name);
+		/* special_name() accepted it: a short bracketed name that fits. */
+		memcpy(f->special[n].name, name, strnlen(name, sizeof(f->special[n].name) - 1));
+		f->special[n].name[strnlen(name, sizeof(f->special[n].name) - 1)] = '\0';
 		start[n] = s;
 		end[n] = e;
 		lo = s < lo ? s : lo;

@@ -1,10 +1,691 @@
-/* aspace replay: placeholder until written. */
+/*
+ * aspace replay LOG: replay a strace log on aspace and compare.
+ *
+ * Every task of the log gets a space: the first from its execve (through
+ * as_mm_exec, so that the starting layout is the kernel's), a forked child
+ * a copy of its parent's (as_mm_fork), a thread or a vfork child its
+ * parent's own (as_mm_get), an execve a new one. Then every recorded mmap,
+ * munmap, mprotect, brk, mremap, madvise, mlock, mlock2, munlock, mlockall,
+ * munlockall, msync and mincore runs through as_syscall in the order the
+ * kernel finished them, file mappings on the recorded paths opened on the
+ * host, and each result is compared with the kernel's. A log recorded with
+ * randomization on is noticed (the first break and the first placement
+ * both differ) and replayed at the recorded addresses.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "cmd.h"
+
+#include "oracle.h"
+#include "replay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/mman.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_VM
+#define CLONE_VM 0x100
+#endif
+#define ALL_CAPS ((1ull << 41) - 1)
+
+extern char **environ;
+
+struct rproc {
+	int pid;
+	struct as_mm *mm;       /* NULL before its first call or execve */
+	bool fixed_brk;         /* randomized: the break was set from the log */
+};
+
+struct rfile {
+	char *path;
+	int fd;
+	bool stand_in;          /* a temporary file standing for one we cannot open */
+};
+
+struct rp {
+	const struct st_log *log;
+	const struct replay_opts *o;
+	FILE *out;
+	struct as_machine *m;
+	struct rproc *procs;
+	size_t nprocs, cap;
+	struct rfile *files;
+	size_t nfiles, capf;
+	bool randomized;        /* replay at the recorded addresses */
+	bool quiet;             /* the detection pass: say nothing */
+	uint64_t calls, matched, differed, skipped;
+	/* Randomization detection: the first break and the first free placement. */
+	int brk_seen, mmap_seen;
+	bool brk_differs, mmap_differs;
+	json_t *jcalls, *jnotes;
+	char skipped_names[256];
+};
+
+static void note(struct rp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct rp *r, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (r->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (r->o->json)
+		json_array_append_new(r->jnotes, json_string(buf));
+	else
+		fprintf(r->out, "note: %s\n", buf);
+}
+
+static struct rproc *proc(struct rp *r, int pid, bool create)
+{
+	for (size_t i = 0; i < r->nprocs; i++)
+		if (r->procs[i].pid == pid)
+			return &r->procs[i];
+	if (!create)
+		return NULL;
+	if (r->nprocs == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct rproc *n = realloc(r->procs, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		r->procs = n;
+		r->cap = cap;
+	}
+	r->procs[r->nprocs] = (struct rproc){ .pid = pid };
+	return &r->procs[r->nprocs++];
+}
+
+/* A space with this process's limits and capabilities, as the traced program had. */
+static int new_space(struct rp *r, struct as_mm **out)
+{
+	struct as_mm *mm;
+	int rc = as_mm_new(r->m, &mm);
+
+	if (rc)
+		return rc;
+	as_mm_set_caps(mm, ALL_CAPS);
+	for (int i = 0; i < RLIM_NLIMITS && i < 16; i++) {
+		struct rlimit l;
+
+		if (!getrlimit(i, &l))
+			as_mm_setrlimit(mm, i, l.rlim_cur, l.rlim_max);
+	}
+	as_mm_set_caps(mm, geteuid() == 0 ? ALL_CAPS : 0);
+	*out = mm;
+	return 0;
+}
+
+static struct as_mm *space_of(struct rp *r, struct rproc *p, const struct st_event *e)
+{
+	if (!p->mm) {
+		if (new_space(r, &p->mm))
+			return NULL;
+		note(r, "line %d: pid %d made a call before any execve: it starts from an empty space", e->line, p->pid);
+	}
+	return p->mm;
+}
+
+/* A host descriptor for a recorded path; stand-ins for what cannot be opened. */
+static int host_fd(struct rp *r, const char *path, bool deleted, uint64_t need, bool *stand_in)
+{
+	struct rfile *f = NULL;
+
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (!strcmp(r->files[i].path, path))
+			f = &r->files[i];
+	if (!f) {
+		if (r->nfiles == r->capf) {
+			size_t cap = r->capf ? r->capf * 2 : 16;
+			struct rfile *n = realloc(r->files, cap * sizeof(*n));
+
+			if (!n)
+				return -1;
+			r->files = n;
+			r->capf = cap;
+		}
+		f = &r->files[r->nfiles++];
+		f->path = strdup(path);
+		f->stand_in = false;
+		/* Never writable: replaying must not change the program's files. */
+		f->fd = deleted ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0) {
+			const char *tmp = getenv("TMPDIR");
+			char tp[4096];
+
+			if (!strncmp(path, "/memfd:", 7)) {
+				f->fd = (int)syscall(SYS_memfd_create, path + 7, MFD_CLOEXEC);
+			} else {
+				snprintf(tp, sizeof(tp), "%s/aspace-replay-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+				f->fd = mkstemp(tp);
+				if (f->fd >= 0)
+					unlink(tp);
+			}
+			f->stand_in = true;
+			note(r, "%s%s cannot be opened: a zero-filled %s stands for it", path, deleted ? " (deleted)" : "",
+			     !strncmp(path, "/memfd:", 7) ? "memfd" : "temporary file");
+		}
+	}
+	if (f->stand_in && f->fd >= 0) {
+		struct stat st;
+
+		if (!fstat(f->fd, &st) && (uint64_t)st.st_size < need && ftruncate(f->fd, (off_t)need))
+			return -1;
+	}
+	*stand_in = f->stand_in;
+	return f->fd;
+}
+
+static const char *fmt_result(int64_t v, bool addr, char *buf, size_t len)
+{
+	if (v < 0 && v >= -4095) {
+		const char *n = errno_name((int)-v);
+
+		snprintf(buf, len, "-1 %s", n ? n : "E?");
+	} else if (addr) {
+		snprintf(buf, len, "%#" PRIx64, (uint64_t)v);
+	} else {
+		snprintf(buf, len, "%" PRId64, v);
+	}
+	return buf;
+}
+
+/* One compared call. */
+static void result(struct rp *r, const struct st_event *e, int64_t aspace, bool addr, const char *why)
+{
+	bool same = !why && e->has_ret && e->ret == aspace;
+	char kb[64], ab[64];
+
+	if (r->quiet)
+		return;
+	r->calls++;
+	if (same)
+		r->matched++;
+	else
+		r->differed++;
+	fmt_result(e->ret, addr, kb, sizeof(kb));
+	fmt_result(aspace, addr, ab, sizeof(ab));
+	if (r->o->json) {
+		json_t *c = json_pack("{s:i, s:i, s:s, s:s, s:s, s:b}", "line", e->line, "pid", e->pid, "call",
+				      e->text ? e->text : e->name, "kernel", kb, "aspace", why ? "-" : ab, "matched",
+				      same);
+
+		if (why)
+			json_object_set_new(c, "why", json_string(why));
+		json_array_append_new(r->jcalls, c);
+		return;
+	}
+	if (same && !r->o->verbose)
+		return;
+	fprintf(r->out, "%s:%d: %s%s = %s", r->o->name, e->line, r->log->has_pids ? "" : "", e->text ? e->text : e->name,
+		kb);
+	if (same)
+		fprintf(r->out, "  (aspace: the same)\n");
+	else if (why)
+		fprintf(r->out, "  (aspace: %s)\n", why);
+	else
+		fprintf(r->out, "  (aspace: %s)\n", ab);
+}
+
+static bool arg(char **a, int n, int i, enum family fam, uint64_t *v)
+{
+	return i < n && st_value(a[i], fam, v);
+}
+
+static bool is_memory_call(const char *n)
+{
+	static const char *const names[] = { "mmap", "munmap", "mprotect", "brk", "mremap", "madvise", "mlock",
+					     "mlock2", "munlock", "mlockall", "munlockall", "msync", "mincore" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(n, names[i]))
+			return true;
+	return false;
+}
+
+static void randomization_probe(struct rp *r, const struct st_event *e, uint64_t a0, uint64_t flags, int64_t got)
+{
+	if (!e->has_ret || e->ret < 0)
+		return;
+	if (!strcmp(e->name, "brk") && a0 == 0 && !r->brk_seen++)
+		r->brk_differs = got != e->ret;
+	if (!strcmp(e->name, "mmap") && a0 == 0 && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && !r->mmap_seen++)
+		r->mmap_differs = got != e->ret;
+}
+
+static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
+{
+	struct as_mm *mm = space_of(r, p, e);
+	uint64_t a[6] = { 0 };
+	char **v = NULL;
+	int n = st_split(e->args, &v);
+	int64_t got = -ENOSYS;
+	bool addr = false, ok = true;
+	const char *why = NULL;
+	char whybuf[256];
+
+	if (!mm || n < 0) {
+		result(r, e, -ENOMEM, false, "out of memory");
+		st_split_free(v, n);
+		return;
+	}
+	if (!strcmp(e->name, "mmap")) {
+		bool del = false, stand_in = false;
+		char *path;
+
+		ok = n == 6 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) &&
+		     arg(v, n, 2, FAM_PROT, &a[2]) && arg(v, n, 3, FAM_MAP, &a[3]) && arg(v, n, 4, FAM_NUM, &a[4]) &&
+		     arg(v, n, 5, FAM_NUM, &a[5]);
+		addr = true;
+		if (ok && !(a[3] & MAP_ANONYMOUS) && (int)a[4] >= 0) {
+			path = st_fd_path(v[4], &del);
+			if (!path) {
+				why = r->log->has_paths ? "a descriptor without its path"
+							: "the log has no paths (record it with strace -y)";
+			} else if (strncmp(path, "/", 1) || (!strncmp(path, "/dev/", 5) && strcmp(path, "/dev/zero"))) {
+				snprintf(whybuf, sizeof(whybuf), "cannot be replayed: a mapping of %s", path);
+				why = whybuf;
+			} else {
+				int fd = host_fd(r, path, del, a[5] + a[1], &stand_in);
+
+				if (fd < 0) {
+					snprintf(whybuf, sizeof(whybuf), "cannot open %s", path);
+					why = whybuf;
+				}
+				a[4] = (uint64_t)(int64_t)fd;
+			}
+			free(path);
+		}
+		if (ok && !why && r->randomized && e->has_ret && e->ret >= 0) {
+			a[0] = (uint64_t)e->ret;
+			a[3] = (a[3] & ~(uint64_t)MAP_FIXED_NOREPLACE) | MAP_FIXED;
+		}
+		if (ok && !why)
+			got = as_syscall(mm, SYS_mmap, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (ok && !why)
+			randomization_probe(r, e, a[0], a[3], got);
+	} else if (!strcmp(e->name, "munmap") || !strcmp(e->name, "mlock") || !strcmp(e->name, "munlock")) {
+		ok = n == 2 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]);
+		if (ok)
+			got = as_syscall(mm, !strcmp(e->name, "munmap") ? SYS_munmap : !strcmp(e->name, "mlock") ? SYS_mlock
+													: SYS_munlock,
+					 a[0], a[1], 0, 0, 0, 0);
+	} else if (!strcmp(e->name, "mprotect")) {
+		ok = n == 3 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) && arg(v, n, 2, FAM_PROT, &a[2]);
+		if (ok)
+			got = as_syscall(mm, SYS_mprotect, a[0], a[1], a[2], 0, 0, 0);
+	} else if (!strcmp(e->name, "brk")) {
+		ok = n == 1 && arg(v, n, 0, FAM_NUM, &a[0]);
+		addr = true;
+		if (ok && r->randomized && !p->fixed_brk && a[0] == 0 && e->has_ret) {
+			/* The heap's random start: take the kernel's. */
+			as_mm_set_brk_base(mm, (uint64_t)e->ret);
+			p->fixed_brk = true;
+		}
+		if (ok)
+			got = as_syscall(mm, SYS_brk, a[0], 0, 0, 0, 0, 0);
+		if (ok)
+			randomization_probe(r, e, a[0], 0, got);
+	} else if (!strcmp(e->name, "mremap")) {
+		ok = (n == 4 || n == 5) && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) &&
+		     arg(v, n, 2, FAM_NUM, &a[2]) && arg(v, n, 3, FAM_MREMAP, &a[3]) && (n == 4 || arg(v, n, 4, FAM_NUM, &a[4]));
+		addr = true;
+		if (ok && r->randomized && e->has_ret && e->ret >= 0 && (uint64_t)e->ret != a[0] && (a[3] & MREMAP_MAYMOVE)) {
+			a[3] |= MREMAP_FIXED;
+			a[4] = (uint64_t)e->ret;
+		}
+		if (ok)
+			got = as_syscall(mm, SYS_mremap, a[0], a[1], a[2], a[3], a[4], 0);
+	} else if (!strcmp(e->name, "madvise")) {
+		ok = n == 3 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) && arg(v, n, 2, FAM_MADV, &a[2]);
+		if (ok)
+			got = as_syscall(mm, SYS_madvise, a[0], a[1], a[2], 0, 0, 0);
+	} else if (!strcmp(e->name, "mlock2")) {
+		ok = n == 3 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) && arg(v, n, 2, FAM_MLOCK, &a[2]);
+		if (ok)
+			got = as_syscall(mm, SYS_mlock2, a[0], a[1], a[2], 0, 0, 0);
+	} else if (!strcmp(e->name, "mlockall")) {
+		ok = n == 1 && arg(v, n, 0, FAM_MCL, &a[0]);
+		if (ok)
+			got = as_syscall(mm, SYS_mlockall, a[0], 0, 0, 0, 0, 0);
+	} else if (!strcmp(e->name, "munlockall")) {
+		ok = n == 0;
+		if (ok)
+			got = as_syscall(mm, SYS_munlockall, 0, 0, 0, 0, 0, 0);
+	} else if (!strcmp(e->name, "msync")) {
+		ok = n == 3 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) && arg(v, n, 2, FAM_MS, &a[2]);
+		if (ok)
+			got = as_syscall(mm, SYS_msync, a[0], a[1], a[2], 0, 0, 0);
+	} else if (!strcmp(e->name, "mincore")) {
+		ok = n == 3 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]);
+		if (ok) {
+			/* The vector goes to a scratch mapping of the space, gone right after. */
+			uint64_t pages = (a[1] + 4095) / 4096, vlen = (pages + 4095) & ~4095ull;
+			int64_t scratch = vlen < (1ull << 30)
+				? as_syscall(mm, SYS_mmap, 0, vlen ? vlen : 4096, PROT_READ | PROT_WRITE,
+					     MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0)
+				: -ENOMEM;
+
+			got = scratch < 0 ? scratch : as_syscall(mm, SYS_mincore, a[0], a[1], (uint64_t)scratch, 0, 0, 0);
+			if (got == 0 && e->has_ret && e->ret == 0) {
+				uint8_t kv[4096], av[4096];
+				int kn = st_vector(v[2], kv, sizeof(kv));
+
+				if (kn > 0 && !as_read(mm, (uint64_t)scratch, av, (size_t)kn, NULL)) {
+					for (int i = 0; i < kn; i++)
+						if ((kv[i] & 1) != (av[i] & 1)) {
+							snprintf(whybuf, sizeof(whybuf), "the same result but page %d is %sresident",
+								 i, av[i] & 1 ? "" : "not ");
+							why = whybuf;
+							break;
+						}
+				}
+			}
+			if (scratch >= 0)
+				as_syscall(mm, SYS_munmap, (uint64_t)scratch, vlen, 0, 0, 0, 0);
+		}
+	}
+	st_split_free(v, n);
+	if (!ok) {
+		result(r, e, -ENOSYS, false, "arguments aspace cannot read");
+		return;
+	}
+	if (!e->has_ret)
+		return; /* `= ?`: nothing to compare */
+	result(r, e, got, addr, why);
+}
+
+static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
+{
+	const char *f = strstr(e->args, "flags=");
+	bool vm = !strcmp(e->name, "vfork");
+	struct rproc *c;
+	struct as_mm *mm;
+	int rc;
+
+	if (!e->has_ret || e->ret <= 0)
+		return;
+	if (f) {
+		const char *t = f + 6;
+
+		while (*t && *t != ',' && *t != '}' && *t != ' ') {
+			if (!strncmp(t, "CLONE_VM", 8) && (t[8] == '|' || t[8] == ',' || t[8] == '}' || t[8] == ' ' || !t[8]))
+				vm = true;
+			t++;
+		}
+	}
+	mm = space_of(r, p, e);
+	c = proc(r, (int)e->ret, true);
+	if (!mm || !c)
+		return;
+	if (c->mm) {
+		as_mm_put(c->mm);
+		c->mm = NULL;
+	}
+	if (vm) {
+		as_mm_get(mm);
+		c->mm = mm;
+		return;
+	}
+	rc = as_mm_fork(mm, &c->mm);
+	if (rc) {
+		c->mm = NULL;
+		note(r, "line %d: as_mm_fork for pid %d: %s", e->entry_line, c->pid, strerror(-rc));
+	}
+}
+
+static void execve_call(struct rp *r, const struct st_event *e, struct rproc *p)
+{
+	char **v = NULL, *path, **argv = NULL;
+	int n = st_split(e->args, &v);
+	bool t1 = false, t2 = false;
+	struct as_exec_info info;
+	struct as_mm *mm = NULL;
+	int rc;
+
+	path = n >= 2 ? st_string(v[0], &t1) : NULL;
+	argv = n >= 2 ? st_string_array(v[1], &t2) : NULL;
+	st_split_free(v, n);
+	if (!path || t1) {
+		result(r, e, -ENOSYS, false, "the program's path is cut short (record with strace -s 4096)");
+		goto out;
+	}
+	if (t2)
+		note(r, "line %d: execve's arguments are cut short in the log: the stack may differ", e->line);
+	if (!e->has_ret)
+		goto out;
+	rc = new_space(r, &mm);
+	if (!rc)
+		rc = as_mm_exec(mm, path, argv, environ, &info);
+	if (e->ret == 0 || rc == 0) {
+		if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
+			fprintf(r->out, "%s:%d: pid %d execs %s: program at %#" PRIx64 ", interpreter at %#" PRIx64
+				", break at %#" PRIx64 "\n",
+				r->o->name, e->line, p->pid, path, info.load_base, info.interp_base, info.start_brk);
+	}
+	result(r, e, rc, false, NULL);
+	if (e->ret == 0) {
+		/* The task leaves its old space (a vfork parent keeps it) for the new one. */
+		as_mm_put(p->mm);
+		p->mm = mm;
+		p->fixed_brk = false;
+		mm = NULL;
+	}
+out:
+	as_mm_put(mm);
+	free(path);
+	for (int i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static int key_of(const struct st_event *e)
+{
+	/* Process creation happens when it begins: the child's lines may come before the parent's result. */
+	if (!strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
+	    !strcmp(e->name, "vfork"))
+		return e->entry_line;
+	return e->line;
+}
+
+static const struct st_event *sort_base;
+
+static int by_key(const void *x, const void *y)
+{
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	int a = key_of(&sort_base[i]), b = key_of(&sort_base[j]);
+
+	return a != b ? (a < b ? -1 : 1) : (i < j ? -1 : i > j);
+}
+
+static void pass(struct rp *r, const size_t *order)
+{
+	for (size_t k = 0; k < r->log->n; k++) {
+		const struct st_event *e = &r->log->ev[order[k]];
+		struct rproc *p = proc(r, e->pid, true);
+
+		if (!p)
+			break;
+		if (e->kind == ST_EXIT) {
+			as_mm_put(p->mm);
+			p->mm = NULL;
+			continue;
+		}
+		if (!strcmp(e->name, "execve") || !strcmp(e->name, "execveat")) {
+			execve_call(r, e, p);
+		} else if (!strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
+			   !strcmp(e->name, "vfork")) {
+			clone_call(r, e, p);
+		} else if (is_memory_call(e->name)) {
+			memory_call(r, e, p);
+		} else if (!r->quiet) {
+			r->skipped++;
+			if (!strstr(r->skipped_names, e->name) && strlen(r->skipped_names) + strlen(e->name) + 3 <
+									 sizeof(r->skipped_names))
+				snprintf(r->skipped_names + strlen(r->skipped_names),
+					 sizeof(r->skipped_names) - strlen(r->skipped_names), "%s%s",
+					 r->skipped_names[0] ? ", " : "", e->name);
+		}
+	}
+	for (size_t i = 0; i < r->nprocs; i++)
+		as_mm_put(r->procs[i].mm);
+	r->nprocs = 0;
+}
+
+int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
+{
+	struct as_machine_config cfg;
+	struct orc_probe probe;
+	struct rp r = { .log = log, .o = o, .out = out };
+	size_t *order = calloc(log->n ? log->n : 1, sizeof(*order));
+	int status;
+	int npids = 0;
+
+	if (!order)
+		return tool_fail("replay", -ENOMEM);
+	for (size_t i = 0; i < log->n; i++)
+		order[i] = i;
+	sort_base = log->ev;
+	qsort(order, log->n, sizeof(*order), by_key);
+	for (size_t i = 0; i < log->n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = log->ev[j].pid == log->ev[i].pid;
+		npids += !seen;
+	}
+	orc_probe(&probe);
+	orc_machine_config(&probe, 4ull << 30, &cfg);
+	if (as_machine_new(&cfg, &r.m)) {
+		free(order);
+		return tool_fail("replay", -ENOMEM);
+	}
+	r.jcalls = json_array();
+	r.jnotes = json_array();
+
+	/* A first pass, silent, to see whether the log was recorded with randomization on. */
+	r.quiet = true;
+	pass(&r, order);
+	r.quiet = false;
+	r.randomized = r.brk_differs && r.mmap_differs;
+	if (!o->json)
+		fprintf(out, "aspace replay %s: %d lines, %zu calls, %d process%s; %s\n", o->name, log->lines, log->n,
+			npids, npids == 1 ? "" : "es",
+			r.randomized ? "recorded with address randomization on: replayed at the recorded addresses "
+				       "(MAP_FIXED)"
+				     : "recorded with randomization off: every placement is aspace's own");
+	if (r.randomized)
+		note(&r, "the first break and the first placement differ from a layout without randomization: "
+			 "mmap, mremap and the heap are replayed at the kernel's addresses; calls on what exec "
+			 "placed (the program, the interpreter, the stack) may differ");
+	pass(&r, order);
+	if (r.skipped)
+		note(&r, "%" PRIu64 " call%s of the log are not memory calls aspace models and were not replayed (%s)",
+		     r.skipped, r.skipped == 1 ? "" : "s", r.skipped_names);
+	status = r.differed ? EXIT_CHECK : EXIT_OK;
+	if (o->json) {
+		json_t *doc = json_pack("{s:s, s:i, s:i, s:b, s:o, s:o, s:{s:I, s:I, s:I}, s:i}", "log", o->name, "lines",
+					log->lines, "processes", npids, "randomized", r.randomized, "calls", r.jcalls,
+					"notes", r.jnotes, "summary", "calls", (json_int_t)r.calls, "matched",
+					(json_int_t)r.matched, "differed", (json_int_t)r.differed, "status", status);
+
+		if (tool_print_json(doc, out) && !status)
+			status = EXIT_CHECK;
+	} else {
+		json_decref(r.jcalls);
+		json_decref(r.jnotes);
+		fprintf(out, "replay: %" PRIu64 " calls, %" PRIu64 " matched, %" PRIu64 " differed\n", r.calls, r.matched,
+			r.differed);
+	}
+	for (size_t i = 0; i < r.nfiles; i++) {
+		if (r.files[i].fd >= 0)
+			close(r.files[i].fd);
+		free(r.files[i].path);
+	}
+	free(r.files);
+	free(r.procs);
+	as_machine_drain(r.m);
+	if (as_machine_check(r.m, stderr)) {
+		fprintf(stderr, "aspace replay: the machine's invariant checker failed after the replay\n");
+		status = EXIT_CHECK;
+	}
+	as_machine_free(r.m);
+	free(order);
+	return status;
+}
+
+static void replay_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: aspace replay [--json] [-v] LOG\n\n"
+		"Replay what a strace log says programs did to their memory on aspace, and compare\n"
+		"every result with the kernel's. Record a log with\n"
+		"  setarch -R strace -f -y -s 4096 -e trace=memory,execve,clone,clone3,fork,vfork -o LOG PROG...\n"
+		"or let `aspace trace -- PROG` do it. Each process starts from its execve (as_mm_exec),\n"
+		"forks copy their parent's space, threads and vfork children share it; file mappings\n"
+		"open the recorded paths (read-only). A log recorded with randomization on is replayed\n"
+		"at the recorded addresses.\n\n"
+		"options:\n"
+		"      --json     one JSON document: every call, the kernel's and aspace's result\n"
+		"  -v, --verbose  every call, not only those that differ\n"
+		"  -h, --help     this text\n\n"
+		"The last line reads `replay: N calls, M matched, K differed`.\n"
+		"exit status: 0 every call matched, 1 a call differed, 2 a usage error or a malformed log\n");
+}
 
 int cmd_replay(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "aspace replay: not yet\n");
-	return EXIT_USAGE;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replay_opts ro = { 0 };
+	struct st_log log;
+	char err[512];
+	int c, status;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ro.json = true;
+			break;
+		case 'v':
+			ro.verbose = true;
+			break;
+		case 'h':
+			replay_usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage_error("replay", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return tool_usage_error("replay", "which log? (a file strace -o wrote)");
+	if (argc - optind > 1)
+		return tool_usage_error("replay", "one log at a time ('%s' is extra)", argv[optind + 1]);
+	ro.name = argv[optind];
+	if (st_parse(ro.name, &log, err, sizeof(err))) {
+		fprintf(stderr, "aspace replay: %s\n", err);
+		return EXIT_USAGE;
+	}
+	status = replay_run(&log, &ro, stdout);
+	st_free(&log);
+	return status;
 }

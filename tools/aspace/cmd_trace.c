@@ -1,10 +1,151 @@
-/* aspace trace: placeholder until written. */
+/*
+ * aspace trace -- PROG ARGS...: run a real program under Debian's strace
+ * with address randomization off (personality ADDR_NO_RANDOMIZE, which
+ * strace and the program inherit), recording its memory calls, execve and
+ * the clone/fork family with descriptors resolved to paths
+ * (`strace -f -y -s 4096 -e trace=memory,execve,clone,clone3,fork,vfork`),
+ * then replay the log on aspace (cmd_replay.c) and print the summary.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "cmd.h"
+
+#include "replay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void trace_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: aspace trace [--json] [-v] [-o LOG] -- PROG [ARGS...]\n\n"
+		"Run PROG under strace with address randomization off, recording what it does\n"
+		"to its memory (mmap, munmap, mprotect, brk, mremap, madvise, the mlock family,\n"
+		"msync, mincore), its execve calls and its forks and threads, then replay the\n"
+		"log on aspace and compare every result with the kernel's (as `aspace replay`).\n"
+		"PROG's output goes to standard error.\n\n"
+		"options:\n"
+		"  -o, --log LOG  keep the log there (default: a temporary file, removed)\n"
+		"      --json     the replay as one JSON document\n"
+		"  -v, --verbose  every call, not only those that differ\n"
+		"  -h, --help     this text\n\n"
+		"The last line reads `replay: N calls, M matched, K differed`.\n"
+		"exit status: 0 every call matched, 1 a call differed (or PROG could not be traced),\n"
+		"2 a usage error\n");
+}
 
 int cmd_trace(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "aspace trace: not yet\n");
-	return EXIT_USAGE;
+	static const struct option opts[] = {
+		{ "log", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replay_opts ro = { 0 };
+	const char *keep = NULL, *tmp = getenv("TMPDIR");
+	char logpath[4096], err[512];
+	struct st_log log;
+	int c, status, ws, fd;
+	pid_t pid;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			keep = optarg;
+			break;
+		case 'j':
+			ro.json = true;
+			break;
+		case 'v':
+			ro.verbose = true;
+			break;
+		case 'h':
+			trace_usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage_error("trace", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return tool_usage_error("trace", "which program? (aspace trace -- PROG ARGS...)");
+	if (keep) {
+		snprintf(logpath, sizeof(logpath), "%s", keep);
+		fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		snprintf(logpath, sizeof(logpath), "%s/aspace-trace-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		fd = mkostemp(logpath, O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "aspace trace: %s: %s\n", logpath, strerror(errno));
+		return EXIT_USAGE;
+	}
+	close(fd);
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "aspace trace: fork: %s\n", strerror(errno));
+		return EXIT_CHECK;
+	}
+	if (pid == 0) {
+		int n = argc - optind;
+		char **sargv = calloc((size_t)n + 16, sizeof(char *));
+		int k = 0;
+
+		if (!sargv)
+			_exit(127);
+		/* The program's output must not mix with the summary (or the JSON). */
+		dup2(2, 1);
+		if (personality(ADDR_NO_RANDOMIZE) == -1)
+			fprintf(stderr, "aspace trace: personality(ADDR_NO_RANDOMIZE): %s\n", strerror(errno));
+		sargv[k++] = "strace";
+		sargv[k++] = "-f";
+		sargv[k++] = "-y";
+		sargv[k++] = "-s";
+		sargv[k++] = "4096";
+		sargv[k++] = "-e";
+		sargv[k++] = "trace=memory,execve,clone,clone3,fork,vfork";
+		sargv[k++] = "-o";
+		sargv[k++] = logpath;
+		sargv[k++] = "--";
+		for (int i = 0; i < n; i++)
+			sargv[k++] = argv[optind + i];
+		sargv[k] = NULL;
+		execvp("strace", sargv);
+		fprintf(stderr, "aspace trace: strace: %s (scripts/deps.sh installs it)\n", strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
+		if (!keep)
+			unlink(logpath);
+		return EXIT_CHECK;
+	}
+	if (!ro.json)
+		printf("aspace trace: %s exited with status %d%s%s\n", argv[optind], WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
+		       keep ? "; log in " : "", keep ? keep : "");
+	ro.name = keep ? keep : argv[optind];
+	if (st_parse(logpath, &log, err, sizeof(err))) {
+		fprintf(stderr, "aspace trace: %s\n", err);
+		if (!keep)
+			unlink(logpath);
+		return EXIT_CHECK;
+	}
+	if (!keep)
+		unlink(logpath);
+	status = replay_run(&log, &ro, stdout);
+	st_free(&log);
+	return status;
 }

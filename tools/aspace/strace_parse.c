@@ -31,6 +31,18 @@ struct pending {
 	char *text;
 };
 
+/* Does the '<' at p open a descriptor's path (`3</path>`), not a shift (`21<<N`)? */
+static bool fd_path_at(const char *start, const char *p)
+{
+	const char *d = p;
+
+	if (p[1] == '<' || p == start || (p > start && p[-1] == '<'))
+		return false;
+	while (d > start && isdigit((unsigned char)d[-1]))
+		d--;
+	return d < p && (d == start || d[-1] == ' ' || d[-1] == ',' || d[-1] == '(' || d[-1] == '[' || d[-1] == '=');
+}
+
 /* Skip a quoted string starting at p (at the quote); returns the char after it. */
 static const char *skip_string(const char *p)
 {
@@ -47,6 +59,7 @@ static const char *skip_string(const char *p)
  */
 static const char *args_end(const char *p)
 {
+	const char *start = p;
 	int depth = 0;
 
 	while (*p) {
@@ -62,7 +75,7 @@ static const char *args_end(const char *p)
 			p = e + 2;
 			continue;
 		}
-		if (*p == '<' && isdigit((unsigned char)p[-1])) {
+		if (*p == '<' && fd_path_at(start, p)) {
 			/* a descriptor's path: up to the matching '>' at the end of the path */
 			const char *e = strchr(p, '>');
 
@@ -483,7 +496,7 @@ int st_split(const char *args, char ***out)
 			p = e ? e + 1 : p + strlen(p) - 1;
 			continue;
 		}
-		if (*p == '<' && p > args && isdigit((unsigned char)p[-1])) {
+		if (*p == '<' && fd_path_at(args, p)) {
 			const char *e = strchr(p, '>');
 
 			while (e && e[1] && e[1] != ',' && e[1] != ')' && e[1] != ' ' && e[1] != '(')
@@ -604,7 +617,7 @@ bool st_value(const char *text, enum family fam, uint64_t *out)
 
 	if (!t)
 		return false;
-	/* Comments out: `0x7ff... /* 41 vars * /`. */
+	/* Comments out, as in `0x7ff... (41 vars in a comment)`. */
 	while ((c = strstr(t, "/*"))) {
 		char *e = strstr(c, "*/");
 
