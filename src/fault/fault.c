@@ -124,7 +124,8 @@ static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, p
 		}
 	}
 	pg = frame_page(mm->m, pfn);
-	pg->flags |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED;
+	/* Droppable memory is never swap-backed: its pages are lazily freeable from the start. */
+	pg->flags |= PG_ANON_EXCLUSIVE | ((v->flags & VM_DROPPABLE) ? 0 : PG_SWAPBACKED);
 	pg->owner = (uintptr_t)__atomic_load_n(&v->anon, __ATOMIC_ACQUIRE);
 	pg->index = (uint32_t)(addr >> PAGE_SHIFT);
 	return pfn;
@@ -662,8 +663,13 @@ int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool wr
 			enum fault_result r;
 
 			/* GUP faults only what isn't there yet in the needed form. */
-			if (pte_present(e) && (!(access & FAULT_WRITE) || (e & PTE_RW)))
+			if (pte_present(e) && (!(access & FAULT_WRITE) || (e & PTE_RW))) {
+				/* FOLL_TOUCH: a write-populate dirties the page it finds writable. */
+				if ((access & FAULT_WRITE) && !(e & PTE_D) && !(e & PTE_SPECIAL))
+					__atomic_fetch_or(&frame_page(mm->m, pte_pfn(e))->flags, PG_DIRTY,
+							  __ATOMIC_RELAXED);
 				continue;
+			}
 			r = fault_handle(mm, addr, access, write_locked);
 			if (r == FAULT_OOM)
 				return -ENOMEM;

@@ -401,6 +401,8 @@ int as_file_truncate(struct as_machine *m, int fd, uint64_t length)
 		return -EBADF;
 	if (length > (uint64_t)INT64_MAX)
 		return -EINVAL;
+	/* truncate_inode_pages releases folio batches: the LRU batches drain (lru_add_drain). */
+	machine_lazyfree_drain(m);
 	c = cache_of_fd(m, fd);
 	rc = env_file_truncate(fd, length);
 	if (c) {

@@ -168,6 +168,7 @@ static long do_mlock(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t fl
 
 	if (!mm_can_do_mlock(mm))
 		return -EPERM;
+	machine_lazyfree_drain(mm->m); /* Linux flushes the LRU batches before locking */
 	len = PAGE_ALIGN(len + (start & ~PAGE_MASK));
 	start &= PAGE_MASK;
 
@@ -252,6 +253,8 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags)
 		return -EINVAL;
 	if (!mm_can_do_mlock(mm))
 		return -EPERM;
+	if (flags & MCL_CURRENT)
+		machine_lazyfree_drain(mm->m);
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	lock_limit = mm_rlimit(mm, RLIMIT_MEMLOCK) >> PAGE_SHIFT;

@@ -285,7 +285,8 @@ int64_t sys_get_unmapped_area_file(struct as_mm *mm, const struct file_map *file
 	}
 	if (r == 0)
 		r = mm_get_area(mm, addr, len, flags);
-	if (r < 0)
+	/* Errors are -4095..-1 (IS_ERR_VALUE); a MAP_FIXED address may look negative. */
+	if (r < 0 && r >= -4095)
 		return r;
 	addr = (uint64_t)r;
 	if (addr > mm->task_size - len)
@@ -364,7 +365,6 @@ void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u)
 
 	if (!v)
 		return;
-	machine_lazyfree_drain(mm->m); /* unmap_region's lru_add_drain */
 	mm_zap_range(mm, u->start, u->end, true);
 	for (; v && v->start < u->end; v = next) {
 		next = vma_next(v);

@@ -92,7 +92,12 @@ static int check_region(struct remap *r)
 		return -EINVAL;
 	if ((r->flags & MREMAP_DONTUNMAP) && (v->flags & (VM_DONTEXPAND | VM_PFNMAP)))
 		return -EINVAL;
-	if (r->old_len > v->end - r->addr)
+	/*
+	 * The range must lie in the region — for a shrinking move only the
+	 * part that moves: the tail is unmapped first, whatever it covers.
+	 */
+	if ((r->type == REMAP_SHRINK && implies_new_addr(r) ? r->new_len : r->old_len) >
+	    v->end - r->addr)
 		return -EFAULT;
 	if (r->new_len == r->old_len)
 		return 0;

@@ -4,8 +4,10 @@
 # (an error naming the line, exit 2, never a crash).
 . "$SRC/tests/cmd/lib.sh"
 
-# A hand-written log: two threads whose calls interleave, a fork, a vfork
-# child's execve before its parent's result, file mappings by path.
+# A hand-written log (its results are the kernel's for /bin/true under
+# setarch -R): two threads whose calls interleave, a fork, a vfork child's
+# execve before its parent's result, file mappings by path, one of them of
+# a deleted file.
 cat >hand.log <<'L'
 100 execve("/bin/true", ["/bin/true"], 0x7fffffffe690 /* 41 vars */) = 0
 100 brk(NULL)                         = 0x55555555e000
@@ -17,13 +19,13 @@ cat >hand.log <<'L'
 100 <... mmap resumed>)               = 0x7ffff7fbc000
 101 munmap(0x7ffff7fbd000, 12288)     = 0
 101 +++ exited with 0 +++
-100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3</etc/passwd>, 0) = 0x7ffff7fbd000
-100 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_SHARED, 4</tmp/aspace-gone-file>(deleted), 0) = 0x7ffff7fba000
+100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3</etc/passwd>, 0) = 0x7ffff7fbf000
+100 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_SHARED, 4</tmp/aspace-gone-file>(deleted), 0) = 0x7ffff7fbd000
 100 mincore(0x7ffff7fc0000, 8192, [0, 0]) = 0
 100 munmap(0x1001, 4096) = -1 EINVAL (Invalid argument)
-100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_HUGETLB|21<<MAP_HUGE_SHIFT, -1, 0) = -1 ENOMEM (Cannot allocate memory)
+100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_HUGETLB|21<<MAP_HUGE_SHIFT, -1, 0) = -1 EBADF (Bad file descriptor)
 100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7ffff7dcfa10) = 102
-102 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7fb9000
+102 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7fbb000
 102 +++ exited with 0 +++
 100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=102, si_uid=0, si_status=0, si_utime=0, si_stime=0} ---
 100 vfork( <unfinished ...>

@@ -133,6 +133,8 @@ static void report(struct campaign *c, uint64_t seq, struct orc_op *ops, size_t 
 	fclose(f);
 	status = fz_repro_check(script, script_len, &line);
 	printf("--- 8< --- reproducer %d (%zu ops)\n%s--- >8 ---\n", c->divergences, n, script);
+	printf("  as a side-by-side test (tests/diff/regress.h):\n");
+	fz_repro_c(&c->env, ops, n, stdout);
 	if (status == 1)
 		printf("  the reproducer shows it: `aspace run` fails at line %d\n", line);
 	else if (status >= 128)

@@ -50,6 +50,7 @@ struct rfile {
 	char *path;
 	int fd;
 	bool stand_in;          /* a temporary file standing for one we cannot open */
+	bool noted;
 };
 
 struct rp {
@@ -62,7 +63,10 @@ struct rp {
 	struct rfile *files;
 	size_t nfiles, capf;
 	bool randomized;        /* replay at the recorded addresses */
-	bool quiet;             /* the detection pass: say nothing */
+	bool quiet;             /* the detection pass, trials: say nothing */
+	bool trial;             /* a call tried on a copy of the space */
+	int *group;             /* per event: the group of concurrent calls it belongs to, -1 */
+	bool *group_done;
 	uint64_t calls, matched, differed, skipped;
 	/* Randomization detection: the first break and the first free placement. */
 	int brk_seen, mmap_seen;
@@ -175,9 +179,13 @@ static int host_fd(struct rp *r, const char *path, bool deleted, uint64_t need, 
 					unlink(tp);
 			}
 			f->stand_in = true;
-			note(r, "%s%s cannot be opened: a zero-filled %s stands for it", path, deleted ? " (deleted)" : "",
-			     !strncmp(path, "/memfd:", 7) ? "memfd" : "temporary file");
 		}
+		f->noted = false;
+	}
+	if (f->stand_in && !f->noted && !r->quiet) {
+		f->noted = true;
+		note(r, "%s%s cannot be opened: a zero-filled %s stands for it", path, deleted ? " (deleted)" : "",
+		     !strncmp(path, "/memfd:", 7) ? "memfd" : "temporary file");
 	}
 	if (f->stand_in && f->fd >= 0) {
 		struct stat st;
@@ -266,9 +274,12 @@ static void randomization_probe(struct rp *r, const struct st_event *e, uint64_t
 		r->mmap_differs = got != e->ret;
 }
 
-static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
+/*
+ * Run memory call e on mm and compare (reported unless r->quiet). Returns
+ * whether aspace's result is the kernel's.
+ */
+static bool memory_call(struct rp *r, const struct st_event *e, struct rproc *p, struct as_mm *mm)
 {
-	struct as_mm *mm = space_of(r, p, e);
 	uint64_t a[6] = { 0 };
 	char **v = NULL;
 	int n = st_split(e->args, &v);
@@ -280,7 +291,7 @@ static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	if (!mm || n < 0) {
 		result(r, e, -ENOMEM, false, "out of memory");
 		st_split_free(v, n);
-		return;
+		return false;
 	}
 	if (!strcmp(e->name, "mmap")) {
 		bool del = false, stand_in = false;
@@ -315,7 +326,7 @@ static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
 		}
 		if (ok && !why)
 			got = as_syscall(mm, SYS_mmap, a[0], a[1], a[2], a[3], a[4], a[5]);
-		if (ok && !why)
+		if (ok && !why && !r->trial)
 			randomization_probe(r, e, a[0], a[3], got);
 	} else if (!strcmp(e->name, "munmap") || !strcmp(e->name, "mlock") || !strcmp(e->name, "munlock")) {
 		ok = n == 2 && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]);
@@ -333,11 +344,11 @@ static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
 		if (ok && r->randomized && !p->fixed_brk && a[0] == 0 && e->has_ret) {
 			/* The heap's random start: take the kernel's. */
 			as_mm_set_brk_base(mm, (uint64_t)e->ret);
-			p->fixed_brk = true;
+			p->fixed_brk = !r->trial;
 		}
 		if (ok)
 			got = as_syscall(mm, SYS_brk, a[0], 0, 0, 0, 0, 0);
-		if (ok)
+		if (ok && !r->trial)
 			randomization_probe(r, e, a[0], 0, got);
 	} else if (!strcmp(e->name, "mremap")) {
 		ok = (n == 4 || n == 5) && arg(v, n, 0, FAM_NUM, &a[0]) && arg(v, n, 1, FAM_NUM, &a[1]) &&
@@ -401,11 +412,142 @@ static void memory_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	st_split_free(v, n);
 	if (!ok) {
 		result(r, e, -ENOSYS, false, "arguments aspace cannot read");
-		return;
+		return false;
 	}
 	if (!e->has_ret)
-		return; /* `= ?`: nothing to compare */
+		return true; /* `= ?`: nothing to compare */
 	result(r, e, got, addr, why);
+	return !why && e->ret == got;
+}
+
+/*
+ * Calls of threads sharing a space that overlap in time (one began before
+ * the other finished) ran in an order the log does not tell. The group is
+ * replayed in the first order (a depth-first search over the calls in
+ * order of completion, trying each on a copy of the space, as_mm_fork)
+ * in which every result is the kernel's; when there is none (or the search
+ * is too long), greedily: next the first call whose result matches, else
+ * the first call, whose result then differs.
+ */
+static bool may_go(const struct rp *r, const size_t *members, size_t n, const bool *done, size_t i)
+{
+	const struct st_event *e = &r->log->ev[members[i]];
+
+	if (done[i])
+		return false;
+	/* Not before a call that had finished when it began, nor before its thread's earlier ones. */
+	for (size_t j = 0; j < n; j++)
+		if (!done[j] && j != i &&
+		    (r->log->ev[members[j]].line < e->entry_line ||
+		     (r->log->ev[members[j]].pid == e->pid && r->log->ev[members[j]].line < e->line)))
+			return false;
+	return true;
+}
+
+/* Try members[i] on a copy of state: the copy after it when its result matches, else NULL. */
+static struct as_mm *try_call(struct rp *r, const size_t *members, size_t i, struct as_mm *state)
+{
+	const struct st_event *e = &r->log->ev[members[i]];
+	struct rproc *p = proc(r, e->pid, true);
+	bool quiet = r->quiet, ok;
+	struct as_mm *copy = NULL;
+
+	if (!p || as_mm_fork(state, &copy))
+		return NULL;
+	r->quiet = true;
+	r->trial = true;
+	ok = memory_call(r, e, p, copy);
+	r->trial = false;
+	r->quiet = quiet;
+	if (!ok) {
+		as_mm_put(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+static bool search(struct rp *r, const size_t *members, size_t n, bool *done, size_t *seq, size_t depth,
+		   struct as_mm *state, int *budget)
+{
+	if (depth == n)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		struct as_mm *next;
+
+		if (!may_go(r, members, n, done, i))
+			continue;
+		if (--*budget < 0)
+			return false;
+		next = try_call(r, members, i, state);
+		if (!next)
+			continue;
+		done[i] = true;
+		seq[depth] = i;
+		if (search(r, members, n, done, seq, depth + 1, next, budget)) {
+			as_mm_put(next);
+			return true;
+		}
+		done[i] = false;
+		as_mm_put(next);
+	}
+	return false;
+}
+
+static void group_calls(struct rp *r, const size_t *members, size_t n)
+{
+	bool *done = calloc(n, sizeof(bool));
+	size_t *seq = calloc(n, sizeof(size_t));
+	const struct st_event *e0 = &r->log->ev[members[0]];
+	struct rproc *p0 = proc(r, e0->pid, true);
+	struct as_mm *mm = p0 ? space_of(r, p0, e0) : NULL;
+	int budget = 4000;
+
+	if (!done || !seq || !mm) {
+		free(done);
+		free(seq);
+		return;
+	}
+	if (search(r, members, n, done, seq, 0, mm, &budget)) {
+		for (size_t k = 0; k < n; k++) {
+			const struct st_event *e = &r->log->ev[members[seq[k]]];
+			struct rproc *p = proc(r, e->pid, true);
+
+			memory_call(r, e, p, space_of(r, p, e));
+		}
+		goto out;
+	}
+	memset(done, 0, n * sizeof(bool));
+	for (size_t left = n; left > 0; left--) {
+		size_t pick = n, first = n;
+
+		for (size_t i = 0; i < n && pick == n; i++) {
+			struct as_mm *next;
+
+			if (!may_go(r, members, n, done, i))
+				continue;
+			if (first == n)
+				first = i;
+			next = try_call(r, members, i, mm);
+			if (next) {
+				as_mm_put(next);
+				pick = i;
+			}
+		}
+		if (pick == n)
+			pick = first;
+		if (pick == n)
+			break;
+		done[pick] = true;
+		{
+			const struct st_event *e = &r->log->ev[members[pick]];
+			struct rproc *p = proc(r, e->pid, true);
+
+			memory_call(r, e, p, space_of(r, p, e));
+		}
+	}
+out:
+	free(done);
+	free(seq);
 }
 
 static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
@@ -429,6 +571,7 @@ static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	}
 	mm = space_of(r, p, e);
 	c = proc(r, (int)e->ret, true);
+	p = proc(r, e->pid, true); /* proc() may have moved the table */
 	if (!mm || !c)
 		return;
 	if (c->mm) {
@@ -470,12 +613,10 @@ static void execve_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	rc = new_space(r, &mm);
 	if (!rc)
 		rc = as_mm_exec(mm, path, argv, environ, &info);
-	if (e->ret == 0 || rc == 0) {
-		if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
-			fprintf(r->out, "%s:%d: pid %d execs %s: program at %#" PRIx64 ", interpreter at %#" PRIx64
-				", break at %#" PRIx64 "\n",
-				r->o->name, e->line, p->pid, path, info.load_base, info.interp_base, info.start_brk);
-	}
+	if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
+		fprintf(r->out, "%s:%d: pid %d execs %s: program at %#" PRIx64 ", interpreter at %#" PRIx64
+			", break at %#" PRIx64 "\n",
+			r->o->name, e->line, p->pid, path, info.load_base, info.interp_base, info.start_brk);
 	result(r, e, rc, false, NULL);
 	if (e->ret == 0) {
 		/* The task leaves its old space (a vfork parent keeps it) for the new one. */
@@ -511,8 +652,108 @@ static int by_key(const void *x, const void *y)
 	return a != b ? (a < b ? -1 : 1) : (i < j ? -1 : i > j);
 }
 
+/*
+ * Which calls overlap in time within one space: the spaces the tasks have
+ * (a thread or vfork child shares its parent's until it execs), then, per
+ * space, runs of calls each of which began before the run's last one
+ * finished. Groups hold at most 64 calls; a longer run is cut.
+ */
+static void find_groups(struct rp *r, const size_t *order)
+{
+	const struct st_log *log = r->log;
+	int *space = malloc(log->n * sizeof(int) + 1), next = 0, ngroups = 0;
+	struct { int pid, space; } *ps = NULL;
+	size_t nps = 0;
+
+	r->group = malloc(log->n * sizeof(int) + 1);
+	if (!space || !r->group) {
+		free(space);
+		return;
+	}
+	for (size_t k = 0; k < log->n; k++) {
+		const struct st_event *e = &log->ev[order[k]];
+		size_t i;
+
+		r->group[order[k]] = -1;
+		space[order[k]] = -1;
+		for (i = 0; i < nps && ps[i].pid != e->pid; i++)
+			;
+		if (i == nps) {
+			ps = realloc(ps, (nps + 1) * sizeof(*ps));
+			if (!ps)
+				break;
+			ps[nps].pid = e->pid;
+			ps[nps++].space = next++;
+		}
+		if (e->kind == ST_EXIT)
+			continue;
+		if (!strcmp(e->name, "execve") && e->has_ret && e->ret == 0) {
+			ps[i].space = next++;
+		} else if ((!strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
+			    !strcmp(e->name, "vfork")) && e->has_ret && e->ret > 0) {
+			bool vm = !strcmp(e->name, "vfork") || strstr(e->args, "CLONE_VM");
+			int sp = vm ? ps[i].space : next++;
+
+			ps = realloc(ps, (nps + 1) * sizeof(*ps));
+			if (!ps)
+				break;
+			ps[nps].pid = (int)e->ret;
+			ps[nps++].space = sp;
+		} else if (is_memory_call(e->name)) {
+			space[order[k]] = ps[i].space;
+		}
+	}
+	/* Per space, in order of beginning: a call that began before the run's last end joins it. */
+	for (int sp = 0; sp < next; sp++) {
+		int run_end = -1, run_group = -1;
+		size_t run_len = 0;
+		size_t *idx = NULL, ni = 0;
+
+		for (size_t k = 0; k < log->n; k++)
+			if (space[order[k]] == sp) {
+				idx = realloc(idx, (ni + 1) * sizeof(*idx));
+				if (!idx)
+					break;
+				idx[ni++] = order[k];
+			}
+		/* by entry line (insertion sort: runs are short and mostly sorted) */
+		for (size_t a = 1; a < ni; a++)
+			for (size_t b = a; b > 0 && log->ev[idx[b - 1]].entry_line > log->ev[idx[b]].entry_line; b--) {
+				size_t t = idx[b];
+
+				idx[b] = idx[b - 1];
+				idx[b - 1] = t;
+			}
+		for (size_t a = 0; a < ni; a++) {
+			const struct st_event *e = &log->ev[idx[a]];
+
+			if (a > 0 && e->entry_line < run_end && run_len < 64) {
+				if (run_group < 0) {
+					run_group = ngroups++;
+					r->group[idx[a - 1]] = run_group;
+				}
+				r->group[idx[a]] = run_group;
+				run_len++;
+			} else {
+				run_group = -1;
+				run_len = 1;
+				run_end = -1;
+			}
+			if (e->line > run_end)
+				run_end = e->line;
+		}
+		free(idx);
+	}
+	r->group_done = calloc(log->n + 1, sizeof(bool));
+	(void)ngroups;
+	free(space);
+	free(ps);
+}
+
 static void pass(struct rp *r, const size_t *order)
 {
+	if (r->group_done)
+		memset(r->group_done, 0, sizeof(bool) * r->log->n);
 	for (size_t k = 0; k < r->log->n; k++) {
 		const struct st_event *e = &r->log->ev[order[k]];
 		struct rproc *p = proc(r, e->pid, true);
@@ -530,7 +771,19 @@ static void pass(struct rp *r, const size_t *order)
 			   !strcmp(e->name, "vfork")) {
 			clone_call(r, e, p);
 		} else if (is_memory_call(e->name)) {
-			memory_call(r, e, p);
+			int g = r->group[order[k]];
+
+			if (g < 0) {
+				memory_call(r, e, p, space_of(r, p, e));
+			} else if (!r->group_done[g]) {
+				size_t m[64], nm = 0;
+
+				r->group_done[g] = true;
+				for (size_t x = k; x < r->log->n && nm < 64; x++)
+					if (r->group[order[x]] == g)
+						m[nm++] = order[x];
+				group_calls(r, m, nm);
+			}
 		} else if (!r->quiet) {
 			r->skipped++;
 			if (!strstr(r->skipped_names, e->name) && strlen(r->skipped_names) + strlen(e->name) + 3 <
@@ -575,6 +828,13 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 	}
 	r.jcalls = json_array();
 	r.jnotes = json_array();
+	find_groups(&r, order);
+	if (!r.group || !r.group_done) {
+		as_machine_free(r.m);
+		free(order);
+		free(r.group);
+		return tool_fail("replay", -ENOMEM);
+	}
 
 	/* A first pass, silent, to see whether the log was recorded with randomization on. */
 	r.quiet = true;
@@ -617,6 +877,8 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 	}
 	free(r.files);
 	free(r.procs);
+	free(r.group);
+	free(r.group_done);
 	as_machine_drain(r.m);
 	if (as_machine_check(r.m, stderr)) {
 		fprintf(stderr, "aspace replay: the machine's invariant checker failed after the replay\n");

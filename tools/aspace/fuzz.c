@@ -350,9 +350,13 @@ static void refresh(struct gen *g)
 	free(buf);
 }
 
+/*
+ * Forget every known `ret`, in every process: memory can be shared
+ * (MAP_SHARED, a file, fork), so a change anywhere may change it.
+ */
 static void forget_rets(struct gen *g)
 {
-	g->nrets[g->cur] = 0;
+	memset(g->nrets, 0, sizeof(g->nrets));
 }
 
 static bool known_ret(const struct gen *g, uint64_t a)
@@ -767,9 +771,11 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 			    : o < 98 ? 1 + rnd(g, PG - 1) : (uint64_t)-PG;
 		}
 	}
-	len = new_len(g, (flags & 3) == MAP_PRIVATE && (prot & PROT_WRITE));
 	if (chance(g, 8))
 		flags |= MAP_NORESERVE;
+	/* Charged to the commit limit (compared with RAM, per request): private writable, shared anonymous. */
+	len = new_len(g, !(flags & MAP_NORESERVE) && (((flags & 3) == MAP_PRIVATE && (prot & PROT_WRITE)) ||
+						       ((flags & 3) == MAP_SHARED && (flags & MAP_ANONYMOUS))));
 	if (chance(g, 8) && small_enough(len))
 		flags |= MAP_POPULATE;
 	if (chance(g, 4) && small_enough(len))
@@ -938,8 +944,13 @@ static void draw(struct gen *g, struct orc_op *op)
 		old_range(g, &a, &l);
 		*op = (struct orc_op)ORC_MUNMAP(addr_arg(g, a), l);
 	} else if (r < 390) {
+		int prot = draw_prot(g);
+
 		old_range(g, &a, &l);
-		*op = (struct orc_op)ORC_MPROTECT(addr_arg(g, a), l, draw_prot(g));
+		/* Making a big private range writable charges it: keep it far below aspace's RAM. */
+		if ((prot & PROT_WRITE) && l > 256 * MIB && l < (1ull << 47))
+			l = pages(g, 16);
+		*op = (struct orc_op)ORC_MPROTECT(addr_arg(g, a), l, prot);
 	} else if (r < 470) {
 		uint64_t nl, flags, na = 0;
 		unsigned m = (unsigned)rnd(g, 100);
@@ -1085,9 +1096,6 @@ static void after(struct gen *g, const struct orc_op *op, int64_t ret)
 		break;
 	case ORC_OP_MMAP:
 		forget_rets(g);
-		if (ret > 0 && ret < (int64_t)g->env->task_size && !(a[3] & MAP_ANONYMOUS) && a[5] == 0 &&
-		    (int)a[4] == g->env->files[0].fd)
-			add_ret(g, (uint64_t)ret); /* the file's first byte is `ret` */
 		break;
 	case ORC_OP_MLOCKALL:
 		if (ret == 0 && (a[0] & MCL_FUTURE))

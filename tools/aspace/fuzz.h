@@ -105,6 +105,12 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 		    const char *title, FILE *out);
 
 /*
+ * The sequence as the array of a side-by-side test (tests/diff/regress.h
+ * names the campaign's files RG_FD(i), RG_FD_RO(i), RG_FD_WO, RG_FD_DIR).
+ */
+void fz_repro_c(const struct fz_env *env, const struct orc_op *ops, size_t n, FILE *out);
+
+/*
  * Run a reproducer script on aspace alone: its exit status (1 when it
  * shows the divergence), and in *line the line of the first failed check
  * (0 when none).

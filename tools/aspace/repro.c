@@ -655,6 +655,123 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 	free(w.named);
 }
 
+/* ---- The same sequence as a side-by-side test (tests/diff) ---- */
+
+static const char *c_arg(uint64_t v, char *buf, size_t len)
+{
+	if (ORC_IS_REF(v)) {
+		unsigned i = (unsigned)((v >> ORC_REF_OFF_BITS) & 0xff);
+		uint64_t off = v & ((1ull << ORC_REF_OFF_BITS) - 1);
+
+		if (off & (1ull << (ORC_REF_OFF_BITS - 1)))
+			snprintf(buf, len, "ORC_REF(%u, -%#" PRIx64 ")", i, (uint64_t)((~off + 1) & ((1ull << ORC_REF_OFF_BITS) - 1)));
+		else
+			snprintf(buf, len, "ORC_REF(%u, %#" PRIx64 ")", i, off);
+	} else if (v >= (uint64_t)-4096) {
+		snprintf(buf, len, "(uint64_t)%" PRId64, (int64_t)v);
+	} else if (v < 10) {
+		snprintf(buf, len, "%" PRIu64, v);
+	} else {
+		snprintf(buf, len, "%#" PRIx64 "ull", v);
+	}
+	return buf;
+}
+
+/* A descriptor as the regression tests name theirs (tests/diff/regress.h). */
+static const char *c_fd(const struct fz_env *e, uint64_t fd, char *buf, size_t len)
+{
+	for (int i = 0; i < FZ_NFILES; i++) {
+		if ((int)fd == e->files[i].fd) {
+			snprintf(buf, len, "RG_FD(%d)", i);
+			return buf;
+		}
+		if ((int)fd == e->files[i].fd_ro) {
+			snprintf(buf, len, "RG_FD_RO(%d)", i);
+			return buf;
+		}
+	}
+	if ((int)fd == e->fd_wo)
+		return "RG_FD_WO";
+	if ((int)fd == e->fd_dir)
+		return "RG_FD_DIR";
+	snprintf(buf, len, "%d", (int)fd);
+	return buf;
+}
+
+void fz_repro_c(const struct fz_env *env, const struct orc_op *ops, size_t n, FILE *out)
+{
+	char b[6][96], f[160];
+
+	fprintf(out, "\tstatic const struct orc_op seq[] = {\n");
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t *a = ops[i].a;
+
+		fprintf(out, "\t\t");
+		switch (ops[i].kind) {
+		case ORC_OP_MMAP:
+			fprintf(out, "ORC_MMAP_FD(%s, %s, %s, %s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				const_format(FAM_PROT, a[2], f, sizeof(f)), const_format(FAM_MAP, a[3], b[3], 96),
+				(a[3] & MAP_ANONYMOUS) ? "-1" : c_fd(env, a[4], b[4], 96), c_arg(a[5], b[5], 96));
+			break;
+		case ORC_OP_MPROTECT:
+			fprintf(out, "ORC_MPROTECT(%s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				const_format(FAM_PROT, a[2], f, sizeof(f)));
+			break;
+		case ORC_OP_MREMAP:
+			fprintf(out, "ORC_MREMAP(%s, %s, %s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				c_arg(a[2], b[2], 96), const_format(FAM_MREMAP, a[3], f, sizeof(f)), c_arg(a[4], b[4], 96));
+			break;
+		case ORC_OP_MADVISE:
+			fprintf(out, "ORC_MADVISE(%s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				const_format(FAM_MADV, a[2], f, sizeof(f)));
+			break;
+		case ORC_OP_MLOCK2:
+			fprintf(out, "ORC_MLOCK2(%s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				const_format(FAM_MLOCK, a[2], f, sizeof(f)));
+			break;
+		case ORC_OP_MLOCKALL:
+			fprintf(out, "ORC_MLOCKALL(%s),", const_format(FAM_MCL, a[0], f, sizeof(f)));
+			break;
+		case ORC_OP_MSYNC:
+			fprintf(out, "ORC_MSYNC(%s, %s, %s),", c_arg(a[0], b[0], 96), c_arg(a[1], b[1], 96),
+				const_format(FAM_MS, a[2], f, sizeof(f)));
+			break;
+		case ORC_OP_SETRLIMIT:
+			fprintf(out, "ORC_SETRLIMIT(%s, %s, %s),", const_format(FAM_RLIMIT, a[0], f, sizeof(f)),
+				c_arg(a[1], b[1], 96), c_arg(a[2], b[2], 96));
+			break;
+		case ORC_OP_FTRUNCATE:
+			fprintf(out, "ORC_FTRUNCATE(%s, %s),", c_fd(env, a[0], b[0], 96), c_arg(a[1], b[1], 96));
+			break;
+		case ORC_OP_FORK:
+			fprintf(out, "ORC_FORK(),");
+			break;
+		case ORC_OP_MUNLOCKALL:
+			fprintf(out, "ORC_MUNLOCKALL(),");
+			break;
+		default: {
+			static const char *const mac[ORC_OP_NR] = {
+				[ORC_OP_MUNMAP] = "ORC_MUNMAP", [ORC_OP_MLOCK] = "ORC_MLOCK", [ORC_OP_MUNLOCK] = "ORC_MUNLOCK",
+				[ORC_OP_MINCORE] = "ORC_MINCORE", [ORC_OP_BRK] = "ORC_BRK", [ORC_OP_READ] = "ORC_READ",
+				[ORC_OP_WRITE] = "ORC_WRITE", [ORC_OP_EXEC] = "ORC_EXEC", [ORC_OP_SWITCH] = "ORC_SWITCH",
+				[ORC_OP_EXIT] = "ORC_EXIT",
+			};
+			int nargs = ops[i].kind == ORC_OP_BRK || ops[i].kind == ORC_OP_EXEC || ops[i].kind == ORC_OP_SWITCH ||
+					    ops[i].kind == ORC_OP_EXIT ? 1
+				    : ops[i].kind == ORC_OP_MINCORE || ops[i].kind == ORC_OP_WRITE ? 3 : 2;
+
+			fprintf(out, "%s(", mac[ops[i].kind] ? mac[ops[i].kind] : "ORC_OP_NONE");
+			for (int j = 0; j < nargs; j++)
+				fprintf(out, "%s%s", j ? ", " : "", c_arg(a[j], b[j], 96));
+			fprintf(out, "),");
+			break;
+		}
+		}
+		fprintf(out, "\n");
+	}
+	fprintf(out, "\t};\n");
+}
+
 /* ---- Running a reproducer ---- */
 
 /* In a child process: a panic of the library there ends the child, not the campaign. */

@@ -320,7 +320,7 @@ int st_parse_text(const char *name, const char *text, size_t len, struct st_log 
 					e.args[a + b] = '\0';
 				}
 				e.text = NULL;
-				if (asprintf(&e.text, "%s(%s%s", nm, e.args ? e.args : "", close) < 0)
+				if (asprintf(&e.text, "%s(%s)", nm, e.args ? e.args : "") < 0)
 					e.text = NULL;
 			}
 			if (!e.args || !e.text || !parse_result(close + 1, &e.has_ret, &e.ret)) {

@@ -1,0 +1,201 @@
+/*
+ * Regression tests from `aspace diff` (docs/DIFF.md): file mappings of the
+ * fuzzer's temporary files (f0: 5 pages and 100 bytes, f1: 16 pages, f2: 1
+ * page, ext4, order-0 page cache). They fail until aspace is fixed.
+ */
+#include "regress.h"
+
+/*
+ * MAP_SHARED_VALIDATE|MAP_SYNC|MAP_FIXED over a mapping: ext4 refuses
+ * MAP_SYNC in its ->mmap, after the old mapping was unmapped. Both answer
+ * EOPNOTSUPP; the kernel's old mapping is gone, aspace's is still there.
+ */
+static void test_regress_file_map_sync_fixed_unmaps(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffff7ffc000ull, 0x4000ull, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MMAP_FD(0x7ffff7ffe000ull, 0x1000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_SHARED_VALIDATE|MAP_FIXED|MAP_SYNC, RG_FD(1), 0x8000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* A shared file page read, made writable, written: the kernel takes a write fault (minflt 1), aspace 0 */
+static void test_regress_file_shared_mprotect_write_fault(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000009000ull, 0x2204ull, PROT_READ|PROT_EXEC, MAP_SHARED, RG_FD(1), 0x2000ull),
+		ORC_READ(0x20000000bffcull, 1),
+		ORC_MPROTECT(0x200000009000ull, 0x2000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x20000000a000ull, 1, 0xf3ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* The same after MAP_POPULATE: minflt kernel 1, aspace 0 */
+static void test_regress_file_shared_populate_mprotect_write_fault(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000018000ull, 0x6000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_SHARED|MAP_POPULATE|MAP_FIXED_NOREPLACE, RG_FD(1), 0),
+		ORC_MPROTECT(0x200000018000ull, 0x6000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x20000001dff5ull, 0x20ull, 0x15ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mlock of a write-only shared mapping after ftruncate grew the file: minflt kernel 1, aspace 0 */
+static void test_regress_file_shared_wo_mlock_after_truncate(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffff800c000ull, 0x11000ull, PROT_WRITE, MAP_SHARED|MAP_FIXED_NOREPLACE, RG_FD(0), 0x8000ull),
+		ORC_FTRUNCATE(RG_FD(0), 0x10000ull),
+		ORC_MLOCK(ORC_REF(0, 0x5000), 0x5000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* A read past EOF of a private file mapping: SIGBUS on both; aspace also maps a page (Rss 4 kB) */
+static void test_regress_file_sigbus_maps_nothing(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x3000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE, RG_FD(0), 0x5000ull),
+		ORC_READ(ORC_REF(0, 0x2000), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* MADV_POPULATE_READ past EOF of a private file mapping: aspace maps a page (Rss 4 kB), the kernel none */
+static void test_regress_file_populate_past_eof(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x9000ull, PROT_READ|PROT_EXEC, MAP_PRIVATE, RG_FD_RO(2), 0),
+		ORC_MADVISE(ORC_REF(0, 0x6000), 0x1000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * A write past EOF (SIGBUS) prepared the region's anon_vma before the file
+ * fault failed: fork then copies its file PTEs (Shared_Dirty 44 kB, Pss
+ * halved in the kernel; aspace Private_Dirty 44 kB).
+ */
+static void test_regress_file_failed_cow_fork_copies(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000002d000ull, 0x400000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x2000ull),
+		ORC_READ(0x200000037000ull, 1),
+		ORC_WRITE(0x2000002e0b07ull, 1, 0x63ull),
+		ORC_FORK(),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * Populating a private writable file mapping for writing, partly over a
+ * hole the file got from ftruncate: one fault per page in the kernel (6),
+ * one less in aspace (5). MAP_POPULATE shows the same (10 against 9).
+ */
+static void test_regress_file_map_locked_hole_faults(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_FTRUNCATE(RG_FD(0), 0x14000ull),
+		ORC_MMAP_FD(0, 0x6000ull, PROT_WRITE, MAP_PRIVATE|MAP_LOCKED, RG_FD(0), 0x3000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mlock of a shared file page MADV_REMOVE punched out: the kernel faults it in again (minflt 1), aspace 0 */
+static void test_regress_file_mlock_after_remove(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000001d000ull, 0x5cfaull, PROT_READ|PROT_WRITE, MAP_SHARED, RG_FD(1), 0),
+		ORC_MADVISE(0x20000001d000ull, 0x1000ull, MADV_REMOVE),
+		ORC_MLOCK(0x20000001d000ull, 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* MADV_POPULATE_WRITE of a shared file page read before and made writable: minflt kernel 1, aspace 0 */
+static void test_regress_file_shared_populate_write_fault(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000023000ull, 0x1ea2ull, PROT_READ|PROT_WRITE, MAP_SHARED, RG_FD(1), 0xe000ull),
+		ORC_READ(0x200000023000ull, 1),
+		ORC_MPROTECT(0x200000024000ull, 0x1000ull, PROT_READ|PROT_WRITE|PROT_EXEC),
+		ORC_MADVISE(0x200000024000ull, 0x1000ull, MADV_POPULATE_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* The same failed-COW anon_vma, from MADV_POPULATE_WRITE past EOF (EFAULT): fork copies the file PTEs */
+static void test_regress_file_failed_populate_fork_copies(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x100000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(1), 0),
+		ORC_MADVISE(ORC_REF(0, 0xb5000), 0x1000ull, MADV_POPULATE_WRITE),
+		ORC_READ(ORC_REF(0, 0x4000), 1),
+		ORC_FORK(),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* And with two such regions split by mlock2: the kernel can't merge them back at munlockall, aspace does */
+static void test_regress_file_failed_cow_no_merge(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000003e000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD_RO(2), 0),
+		ORC_MLOCK2(0x200000041000ull, 0x1000ull, MLOCK_ONFAULT),
+		ORC_WRITE(0x200000040ff5ull, 1, 0xa3ull),
+		ORC_WRITE(0x200000041000ull, 1, 0x1ull),
+		ORC_MUNLOCKALL(),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* MADV_PAGEOUT of a read private file page: the kernel reclaims it (Rss 0), aspace keeps it */
+static void test_regress_file_pageout(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000002d000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED_NOREPLACE, RG_FD(1), 0x1000ull),
+		ORC_MMAP_FD(0x200000031000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED_NOREPLACE, RG_FD(1), 0),
+		ORC_READ(0x200000030aa6ull, 0x709ull),
+		ORC_MADVISE(0x200000031000ull, 0x1000ull, MADV_PAGEOUT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_file_map_sync_fixed_unmaps),
+		cmocka_unit_test(test_regress_file_shared_mprotect_write_fault),
+		cmocka_unit_test(test_regress_file_shared_populate_mprotect_write_fault),
+		cmocka_unit_test(test_regress_file_shared_wo_mlock_after_truncate),
+		cmocka_unit_test(test_regress_file_sigbus_maps_nothing),
+		cmocka_unit_test(test_regress_file_populate_past_eof),
+		cmocka_unit_test(test_regress_file_failed_cow_fork_copies),
+		cmocka_unit_test(test_regress_file_map_locked_hole_faults),
+		cmocka_unit_test(test_regress_file_mlock_after_remove),
+		cmocka_unit_test(test_regress_file_shared_populate_write_fault),
+		cmocka_unit_test(test_regress_file_failed_populate_fork_copies),
+		cmocka_unit_test(test_regress_file_failed_cow_no_merge),
+		cmocka_unit_test(test_regress_file_pageout),
+	};
+
+	orc_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,127 @@
+/*
+ * Regression tests from `aspace diff` (docs/DIFF.md): when MADV_FREE'd
+ * pages show as LazyFree. MADV_FREE puts the folios in a per-CPU batch;
+ * smaps counts them once the batch is drained (lru_add_drain). Some calls
+ * drain it in the kernel and not in aspace (msync MS_SYNC, ftruncate,
+ * mlock2, mlock), others the other way round (munmap of a file page,
+ * mremap, brk). They fail until aspace is fixed.
+ */
+#include "regress.h"
+
+/* munmap of a shared file page: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_munmap_file_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_WRITE(ORC_REF(0, 0xff9), 1, 0x93ull),
+		ORC_MMAP_FD(0x20000003a000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(0), 0x8000ull),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_FREE),
+		ORC_MUNMAP(0x20000003a000ull, 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* msync(MS_SYNC) of a shared file page: LazyFree kernel 4 kB, aspace 0 */
+static void test_regress_lazyfree_msync_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffffffff000ull, 0x1000ull, PROT_READ, MAP_SHARED, RG_FD(0), 0x5000ull),
+		ORC_MMAP_FD(0x7ffff7ffb000ull, 0x3000ull, PROT_READ|PROT_WRITE,
+			    MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0),
+		ORC_WRITE(ORC_REF(1, 0x2000), 1, 0x4eull),
+		ORC_MADVISE(ORC_REF(1, 0), 0x3000ull, MADV_FREE),
+		ORC_MSYNC(0x7ffff7ffe000ull, 0x1000ull, MS_SYNC),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mremap shrinking another region: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_mremap_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000002e000ull, 0x3000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_MINCORE(0x20000002e000ull, 0x1000ull, 0x200000030fc4ull),
+		ORC_MMAP_FD(0, 0xf000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MADVISE(0x20000002e000ull, 0x4000ull, MADV_FREE),
+		ORC_MREMAP(0x7ffff7ff6000ull, 0x5000ull, 0x2000ull, MREMAP_MAYMOVE, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* ftruncate of a file: LazyFree kernel 4 kB, aspace 0 */
+static void test_regress_lazyfree_ftruncate_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MREMAP(0x7ffff7ffe000ull, 0x1000ull, 0xc000ull, MREMAP_MAYMOVE, 0),
+		ORC_MPROTECT(ORC_REF(1, 0x9000), 0x2000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(ORC_REF(1, 0xaff6), 1, 0xc3ull),
+		ORC_MADVISE(ORC_REF(1, 0xa000), 0x1000ull, MADV_FREE),
+		ORC_FTRUNCATE(RG_FD(0), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mlock2(MLOCK_ONFAULT) of another region: LazyFree kernel 4 kB, aspace 0 */
+static void test_regress_lazyfree_mlock2_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(ORC_REF(0, 0x1a93), 1),
+		ORC_MADVISE(ORC_REF(0, 0x1000), 0x1000ull, MADV_FREE),
+		ORC_MMAP_FD(0x20000002c000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCK2(0x20000002c970ull, 0x1619ull, MLOCK_ONFAULT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mlock of a PROT_NONE file mapping: LazyFree kernel 4 kB, aspace 0 */
+static void test_regress_lazyfree_mlock_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x20000001c000ull, 0x1000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x20000001c000ull, 1),
+		ORC_MADVISE(0x20000001c000ull, 0x1000ull, MADV_FREE),
+		ORC_MMAP_FD(0, 0x1000ull, PROT_NONE, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_MLOCK(ORC_REF(3, 0), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* brk shrinking the heap: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_brk_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_BRK(0),
+		ORC_MMAP_FD(0x200000a87000ull, 0x3000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0),
+		ORC_WRITE(0x200000a89ffeull, 1, 0x6dull),
+		ORC_BRK(ORC_REF(0, 0x2000000)),
+		ORC_MADVISE(0x200000a87000ull, 0x4000ull, MADV_FREE),
+		ORC_BRK(ORC_REF(0, 0x1a000)),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_lazyfree_munmap_file_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_msync_drains),
+		cmocka_unit_test(test_regress_lazyfree_mremap_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_ftruncate_drains),
+		cmocka_unit_test(test_regress_lazyfree_mlock2_drains),
+		cmocka_unit_test(test_regress_lazyfree_mlock_drains),
+		cmocka_unit_test(test_regress_lazyfree_brk_no_drain),
+	};
+
+	orc_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

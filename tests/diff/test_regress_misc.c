@@ -1,0 +1,171 @@
+/*
+ * Regression tests from `aspace diff` (docs/DIFF.md): mmap, mprotect,
+ * mremap, mlock, madvise, mincore and brk. They fail until aspace is fixed.
+ */
+#include "regress.h"
+
+/* MAP_FIXED at an unaligned address beyond the top: kernel -ENOMEM, aspace returns the address */
+static void test_regress_mmap_fixed_beyond_top(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0xfffffffffff082b9ull, 0x6d47ull, PROT_READ, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* 32 GiB of shared anonymous memory: the kernel charges shmem at creation (-ENOMEM), aspace maps it */
+static void test_regress_shmem_charged_at_mmap(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x800000000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_SHARED|MAP_ANONYMOUS, -1, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * mprotect making an mlocked private region writable populates it for
+ * writing (mprotect_fixup): kernel Private_Dirty 4 kB, aspace Private_Clean.
+ */
+static void test_regress_mprotect_locked_populates_write(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_LOCKED, -1, 0),
+		ORC_MPROTECT(ORC_REF(0, 0), 0x1000ull, PROT_READ|PROT_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* MADV_PAGEOUT of a shared anonymous page: the kernel unmaps it (Rss 0), aspace keeps it */
+static void test_regress_pageout_shmem(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000038000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x200000038000ull, 1),
+		ORC_MADVISE(0x200000038000ull, 0x1000ull, MADV_PAGEOUT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * MADV_COLLAPSE in a process with THP disabled (PR_SET_THP_DISABLE, as the
+ * oracle's kernel child runs): kernel -EINVAL, aspace 0. aspace has no
+ * per-process THP switch; this one may need one.
+ */
+static void test_regress_collapse_thp_disabled(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000016000ull, 0x400000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MADVISE(0x200000016000ull, 0x1000ull, MADV_POPULATE_WRITE),
+		ORC_MADVISE(0x200000029000ull, 0x1000ull, MADV_COLLAPSE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * A shrinking mremap(MAYMOVE|FIXED) whose old range runs past the end of
+ * its region: the kernel unmaps the tail first, then moves what is left;
+ * aspace refuses with -EFAULT. Anonymous, private file, shared file.
+ */
+static void test_regress_mremap_shrink_past_region_anon(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000a4b000ull, 0x6000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0),
+		ORC_MREMAP(0x200000a4d000ull, 0x6000ull, 0x2000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x200000a49000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_regress_mremap_shrink_past_region_file(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x33000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_MREMAP(ORC_REF(0, 0x30000), 0x4000ull, 0x2000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x200000023000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_regress_mremap_shrink_past_region_shared(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000005000ull, 0x400000ull, PROT_READ, MAP_SHARED|MAP_FIXED, RG_FD(1), 0),
+		ORC_MREMAP(0x2000001d2000ull, 0x23a000ull, 0xf7000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x7ffff7ef9000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * mlock of a region whose page was faulted in for reading, then made
+ * writable: the kernel populates for writing (the page becomes dirty:
+ * Private_Dirty 1024 kB), aspace leaves that page clean (4 kB Private_Clean).
+ */
+static void test_regress_mlock_populates_write(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x100000ull, PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(ORC_REF(0, 0xa3000), 1),
+		ORC_MPROTECT(ORC_REF(0, 0), 0x100000ull, PROT_READ|PROT_WRITE),
+		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * An unprivileged process's mincore of a file it may not write reports
+ * every page resident (Linux hides the page cache from it): kernel
+ * [1111111], aspace [1111110] (the last page is past EOF).
+ */
+static void test_regress_mincore_unprivileged_file(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x7000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_MMAP_FD(0, 0x10000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MINCORE(ORC_REF(0, 0), 0x7000ull, ORC_REF(1, 0xffb4)),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
+/*
+ * brk growth after mlockall(MCL_FUTURE) past RLIMIT_MEMLOCK (unprivileged):
+ * the kernel refuses (the break stays), aspace grows and faults in 8192 pages.
+ */
+static void test_regress_brk_mlock_limit(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_BRK(0),
+		ORC_MLOCKALL(MCL_FUTURE),
+		ORC_BRK(ORC_REF(0, 0x2000000)),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_mmap_fixed_beyond_top),
+		cmocka_unit_test(test_regress_shmem_charged_at_mmap),
+		cmocka_unit_test(test_regress_mprotect_locked_populates_write),
+		cmocka_unit_test(test_regress_pageout_shmem),
+		cmocka_unit_test(test_regress_collapse_thp_disabled),
+		cmocka_unit_test(test_regress_mremap_shrink_past_region_anon),
+		cmocka_unit_test(test_regress_mremap_shrink_past_region_file),
+		cmocka_unit_test(test_regress_mremap_shrink_past_region_shared),
+		cmocka_unit_test(test_regress_mlock_populates_write),
+		cmocka_unit_test(test_regress_mincore_unprivileged_file),
+		cmocka_unit_test(test_regress_brk_mlock_limit),
+	};
+
+	orc_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
