@@ -191,11 +191,24 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 	frame_put(m, pfn);
 }
 
+/* Clear one leaf unless it is a guard marker (MADV_DONTNEED keeps guards). */
+static int zap_keep_guard(void *ctx, uint64_t va, pte_t *ptep)
+{
+	struct as_mm *mm = ctx;
+
+	if (__atomic_load_n(ptep, __ATOMIC_RELAXED) != PTE_MARKER_GUARD)
+		mm_release_pte(mm, va, pgtable_clear(&mm->pt, ptep));
+	return 0;
+}
+
 void mm_zap_range(struct as_mm *mm, uint64_t start, uint64_t end, bool free_tables)
 {
 	mm_flush_tlb_range(mm, start, end);
 	pthread_mutex_lock(&mm->pt_lock);
-	pgtable_zap_range(&mm->pt, start, end, free_tables, mm_release_pte, mm);
+	if (free_tables)
+		pgtable_zap_range(&mm->pt, start, end, true, mm_release_pte, mm);
+	else
+		(void)pgtable_for_each(&mm->pt, start, end, zap_keep_guard, mm);
 	pthread_mutex_unlock(&mm->pt_lock);
 }
 

@@ -169,8 +169,10 @@ void tlb_thread_quiesce(void) AS_INTERNAL;
 
 /*
  * Remove every leaf of [start, end) and release its page: shoot down the
- * TLBs first, then zap (freeing emptied tables when free_tables, which
- * needs the mmap lock for writing). Takes the page-table lock.
+ * TLBs first, then zap. With free_tables (unmapping: the mmap lock held for
+ * writing) emptied tables are freed and guard markers go too; without
+ * (MADV_DONTNEED and the like) tables stay and guard markers survive.
+ * Takes the page-table lock.
  */
 void mm_zap_range(struct as_mm *mm, uint64_t start, uint64_t end, bool free_tables) AS_INTERNAL;
 

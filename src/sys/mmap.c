@@ -760,6 +760,9 @@ static int do_brk_flags(struct as_mm *mm, struct vm_area *prev, uint64_t addr, u
 	};
 	struct vm_area *v = NULL;
 
+	/* After mlockall(MCL_FUTURE) the new heap is locked: RLIMIT_MEMLOCK applies. */
+	if (!mm_mlock_future_ok(mm, flags, len))
+		return -EAGAIN;
 	if (!mm_may_expand_vm(mm, flags, pages))
 		return -ENOMEM;
 	if (mm->tree.count > mm->m->cfg.max_map_count)

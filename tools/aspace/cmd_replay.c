@@ -761,6 +761,17 @@ static void pass(struct rp *r, const size_t *order)
 		if (!p)
 			break;
 		if (e->kind == ST_EXIT) {
+			if (r->o->show_exit && !r->quiet && !r->o->json && p->mm && e->pid == r->log->ev[0].pid) {
+				struct as_mm_counters c;
+
+				as_mm_get_counters(p->mm, &c);
+				fprintf(r->out, "\nThe maps of pid %d when it exits, as aspace simulated them:\n", e->pid);
+				as_mm_write_maps(p->mm, r->out);
+				fprintf(r->out, "VmSize %" PRIu64 " kB, RssAnon %" PRIu64 " kB, RssFile %" PRIu64
+					" kB, %" PRIu64 " regions, %" PRIu64 " minor faults (aspace's own: a replay "
+					"makes no accesses)\n\n",
+					c.total_vm * 4, c.rss_anon * 4, c.rss_file * 4, c.map_count, c.min_flt);
+			}
 			as_mm_put(p->mm);
 			p->mm = NULL;
 			continue;

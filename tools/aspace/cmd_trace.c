@@ -41,6 +41,84 @@ static void trace_usage(FILE *out)
 		"2 a usage error\n");
 }
 
+/* Run strace on argv (NULL-terminated) into logpath, randomization off, PROG's output to stderr. */
+static int record(char *const *argv, const char *logpath, int *status)
+{
+	int n = 0, ws;
+	pid_t pid;
+
+	while (argv[n])
+		n++;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char **sargv = calloc((size_t)n + 16, sizeof(char *));
+		int k = 0;
+
+		if (!sargv)
+			_exit(127);
+		/* The program's output must not mix with the summary (or the JSON). */
+		dup2(2, 1);
+		if (personality(ADDR_NO_RANDOMIZE) == -1)
+			fprintf(stderr, "aspace trace: personality(ADDR_NO_RANDOMIZE): %s\n", strerror(errno));
+		sargv[k++] = "strace";
+		sargv[k++] = "-f";
+		sargv[k++] = "-y";
+		sargv[k++] = "-s";
+		sargv[k++] = "4096";
+		sargv[k++] = "-e";
+		sargv[k++] = "trace=memory,execve,clone,clone3,fork,vfork";
+		sargv[k++] = "-o";
+		sargv[k++] = (char *)logpath;
+		sargv[k++] = "--";
+		for (int i = 0; i < n; i++)
+			sargv[k++] = argv[i];
+		sargv[k] = NULL;
+		execvp("strace", sargv);
+		fprintf(stderr, "aspace trace: strace: %s (scripts/deps.sh installs it)\n", strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	*status = ws;
+	return WIFEXITED(ws) && WEXITSTATUS(ws) == 127 ? -1 : 0;
+}
+
+int trace_demo(FILE *out)
+{
+	char logpath[4096], err[512];
+	char *prog[] = { "/bin/ls", "/", NULL };
+	const char *tmp = getenv("TMPDIR");
+	struct replay_opts ro = { .name = "ls /", .show_exit = true };
+	struct st_log log;
+	int fd, ws, status;
+
+	if (access("/usr/bin/strace", X_OK) && access("/bin/strace", X_OK)) {
+		fprintf(out, "\n(aspace trace needs strace, which scripts/deps.sh installs: its part of the demo is skipped)\n");
+		return 77;
+	}
+	snprintf(logpath, sizeof(logpath), "%s/aspace-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fd = mkostemp(logpath, O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	close(fd);
+	fprintf(out, "\nLast, a real program: `aspace trace -- ls /` runs ls under strace with randomization off,\n"
+		     "then replays every memory call it made on aspace — exec through aspace's ELF loader,\n"
+		     "ld.so mapping libc, the heap — and compares each result with the kernel's.\n");
+	fflush(out);
+	if (record(prog, logpath, &ws) || st_parse(logpath, &log, err, sizeof(err))) {
+		unlink(logpath);
+		fprintf(out, "(tracing ls failed)\n");
+		return 1;
+	}
+	unlink(logpath);
+	status = replay_run(&log, &ro, out);
+	st_free(&log);
+	return status;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -55,7 +133,6 @@ int cmd_trace(int argc, char **argv)
 	char logpath[4096], err[512];
 	struct st_log log;
 	int c, status, ws, fd;
-	pid_t pid;
 
 	optind = 1;
 	opterr = 0;
@@ -92,43 +169,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	close(fd);
 
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "aspace trace: fork: %s\n", strerror(errno));
-		return EXIT_CHECK;
-	}
-	if (pid == 0) {
-		int n = argc - optind;
-		char **sargv = calloc((size_t)n + 16, sizeof(char *));
-		int k = 0;
-
-		if (!sargv)
-			_exit(127);
-		/* The program's output must not mix with the summary (or the JSON). */
-		dup2(2, 1);
-		if (personality(ADDR_NO_RANDOMIZE) == -1)
-			fprintf(stderr, "aspace trace: personality(ADDR_NO_RANDOMIZE): %s\n", strerror(errno));
-		sargv[k++] = "strace";
-		sargv[k++] = "-f";
-		sargv[k++] = "-y";
-		sargv[k++] = "-s";
-		sargv[k++] = "4096";
-		sargv[k++] = "-e";
-		sargv[k++] = "trace=memory,execve,clone,clone3,fork,vfork";
-		sargv[k++] = "-o";
-		sargv[k++] = logpath;
-		sargv[k++] = "--";
-		for (int i = 0; i < n; i++)
-			sargv[k++] = argv[optind + i];
-		sargv[k] = NULL;
-		execvp("strace", sargv);
-		fprintf(stderr, "aspace trace: strace: %s (scripts/deps.sh installs it)\n", strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
+	if (record(argv + optind, logpath, &ws)) {
 		if (!keep)
 			unlink(logpath);
 		return EXIT_CHECK;

@@ -16,6 +16,7 @@ struct replay_opts {
 	bool json;          /* one JSON document on out instead of text */
 	bool verbose;       /* every call, not only those that differ */
 	const char *name;   /* the log's name in messages */
+	bool show_exit;     /* print the first process's maps and counters when it exits */
 };
 
 /*
@@ -24,5 +25,13 @@ struct replay_opts {
  * `replay: N calls, M matched, K differed`.
  */
 int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out);
+
+/*
+ * The demo's last part (cmd_demo.c): trace a real program of this machine
+ * and replay it, showing its simulated maps and counters at exit and how
+ * many of the kernel's results aspace reproduced. 0, 1, or 77 when strace
+ * is missing (nothing printed but a note).
+ */
+int trace_demo(FILE *out);
 
 #endif
