@@ -12,7 +12,8 @@ run 2 "$ASPACE" diff extra
 run 0 "$ASPACE" diff --help
 has "$OUT" "usage: aspace diff"
 
-"$ASPACE" diff --seed 1 --ops "$ops" --save "$WORK/repro" >"$OUT" 2>"$ERR"
+# Its temporary files (kept when it diverges, for the reproducers) go with $WORK.
+TMPDIR="$WORK" "$ASPACE" diff --seed 1 --ops "$ops" --save "$WORK/repro" >"$OUT" 2>"$ERR"
 status=$?
 no_crash "diff"
 has "$OUT" "orc host: zero page"

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -41,8 +42,11 @@ static void trace_usage(FILE *out)
 		"2 a usage error\n");
 }
 
-/* Run strace on argv (NULL-terminated) into logpath, randomization off, PROG's output to stderr. */
-static int record(char *const *argv, const char *logpath, int *status)
+/*
+ * Run strace on argv (NULL-terminated) into logpath, randomization off;
+ * PROG's output to stderr, or nowhere when quiet.
+ */
+static int record(char *const *argv, const char *logpath, bool quiet, int *status)
 {
 	int n = 0, ws;
 	pid_t pid;
@@ -60,7 +64,16 @@ static int record(char *const *argv, const char *logpath, int *status)
 		if (!sargv)
 			_exit(127);
 		/* The program's output must not mix with the summary (or the JSON). */
-		dup2(2, 1);
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0) {
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+		} else {
+			dup2(2, 1);
+		}
 		if (personality(ADDR_NO_RANDOMIZE) == -1)
 			fprintf(stderr, "aspace trace: personality(ADDR_NO_RANDOMIZE): %s\n", strerror(errno));
 		sargv[k++] = "strace";
@@ -108,7 +121,7 @@ int trace_demo(FILE *out)
 		     "then replays every memory call it made on aspace — exec through aspace's ELF loader,\n"
 		     "ld.so mapping libc, the heap — and compares each result with the kernel's.\n");
 	fflush(out);
-	if (record(prog, logpath, &ws) || st_parse(logpath, &log, err, sizeof(err))) {
+	if (record(prog, logpath, true, &ws) || st_parse(logpath, &log, err, sizeof(err))) {
 		unlink(logpath);
 		fprintf(out, "(tracing ls failed)\n");
 		return 1;
@@ -169,7 +182,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	close(fd);
 
-	if (record(argv + optind, logpath, &ws)) {
+	if (record(argv + optind, logpath, false, &ws)) {
 		if (!keep)
 			unlink(logpath);
 		return EXIT_CHECK;
