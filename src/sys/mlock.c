@@ -163,12 +163,11 @@ static int populate_locked(struct as_mm *mm, uint64_t start, uint64_t end)
 /* mlock and mlock2 after the flags are checked (do_mlock). */
 static long do_mlock(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags)
 {
-	uint64_t locked, lock_limit;
+	uint64_t locked, lock_limit, locked_before;
 	int err = -ENOMEM;
 
 	if (!mm_can_do_mlock(mm))
 		return -EPERM;
-	machine_lazyfree_drain(mm->m); /* Linux flushes the LRU batches before locking */
 	len = PAGE_ALIGN(len + (start & ~PAGE_MASK));
 	start &= PAGE_MASK;
 
@@ -178,8 +177,12 @@ static long do_mlock(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t fl
 	if (locked > lock_limit && !mm_capable(mm, MM_CAP_IPC_LOCK))
 		/* Pages of the range locked already are not counted twice. */
 		locked -= count_locked_pages(mm, start, len);
+	locked_before = mm->locked_vm;
 	if (locked <= lock_limit || mm_capable(mm, MM_CAP_IPC_LOCK))
 		err = apply_lock_flags(mm, start, len, flags);
+	/* Locking a region flushes the LRU batches (mlock_vma_pages_range), even if a hole follows. */
+	if (mm->locked_vm > locked_before)
+		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	if (err)

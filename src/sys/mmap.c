@@ -450,6 +450,16 @@ static int mmap_prepare_file(struct as_mm *mm, struct file_map **file, uint64_t 
 	if (f && f->mmap_sync && (flags & VM_SYNC))
 		return -EOPNOTSUPP;
 	if ((!f || f->kind == FILE_DEVZERO) && (flags & VM_SHARED)) {
+		/*
+		 * shmem_acct_size: a shmem object is charged its size unless
+		 * MAP_NORESERVE. aspace checks the charge but does not hold it
+		 * for the object's life (Committed_AS differs by its size).
+		 */
+		if (!(flags & VM_NORESERVE)) {
+			if (mm_vm_enough_memory(mm, len >> PAGE_SHIFT) != 0)
+				return -ENOMEM;
+			mm_vm_unacct(mm, len >> PAGE_SHIFT);
+		}
 		rc = file_map_new_shmem(mm->m, len, file);
 		return rc;
 	}

@@ -34,8 +34,8 @@ static int msync_locked(struct as_mm *mm, uint64_t start, uint64_t end, int flag
 		if ((flags & MS_INVALIDATE) && (v->flags & VM_LOCKED))
 			return -EBUSY;
 		/* MS_SYNC of a shared file region writes it back (vfs_fsync_range). */
-		if (flags & MS_SYNC)
-			machine_lazyfree_drain(mm->m); /* writeback drains the LRU batches */
+		if ((flags & MS_SYNC) && v->file && (v->flags & VM_SHARED))
+			machine_lazyfree_drain(mm->m); /* file writeback drains the LRU batches */
 		err = file_msync(mm, v, start, end, flags);
 		if (err)
 			return err;

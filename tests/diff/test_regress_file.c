@@ -70,6 +70,18 @@ static void test_regress_file_sigbus_maps_nothing(void **state)
 	RG_RUN(seq);
 }
 
+/* The same on a shared mapping grown in place by mremap past EOF (read-only descriptor) */
+static void test_regress_file_shared_sigbus_maps_nothing(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000021000ull, 0x1000ull, PROT_READ, MAP_SHARED, RG_FD_RO(2), 0),
+		ORC_MREMAP(0x200000021000ull, 0x1000ull, 0x7000ull, 0, 0),
+		ORC_READ(0x200000022000ull, 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 /* MADV_POPULATE_READ past EOF of a private file mapping: aspace maps a page (Rss 4 kB), the kernel none */
 static void test_regress_file_populate_past_eof(void **state)
 {
@@ -165,6 +177,23 @@ static void test_regress_file_failed_cow_no_merge(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * A fetch (faulted in as a read) in a MADV_SEQUENTIAL private mapping of a
+ * file ftruncate grew over the mapping: the kernel maps one page (Rss 4 kB),
+ * aspace two (8 kB).
+ */
+static void test_regress_file_fault_sequential_after_truncate(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x2000ull, PROT_READ|PROT_WRITE|PROT_GROWSDOWN, MAP_PRIVATE, RG_FD(0), 0x6000ull),
+		ORC_MADVISE(ORC_REF(0, 0), 0x2000ull, MADV_SEQUENTIAL),
+		ORC_FTRUNCATE(RG_FD(0), 0x14000ull),
+		ORC_EXEC(ORC_REF(0, 0x1000)),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 /* MADV_PAGEOUT of a read private file page: the kernel reclaims it (Rss 0), aspace keeps it */
 static void test_regress_file_pageout(void **state)
 {
@@ -186,6 +215,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_file_shared_populate_mprotect_write_fault),
 		cmocka_unit_test(test_regress_file_shared_wo_mlock_after_truncate),
 		cmocka_unit_test(test_regress_file_sigbus_maps_nothing),
+		cmocka_unit_test(test_regress_file_shared_sigbus_maps_nothing),
 		cmocka_unit_test(test_regress_file_populate_past_eof),
 		cmocka_unit_test(test_regress_file_failed_cow_fork_copies),
 		cmocka_unit_test(test_regress_file_map_locked_hole_faults),
@@ -193,6 +223,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_file_shared_populate_write_fault),
 		cmocka_unit_test(test_regress_file_failed_populate_fork_copies),
 		cmocka_unit_test(test_regress_file_failed_cow_no_merge),
+		cmocka_unit_test(test_regress_file_fault_sequential_after_truncate),
 		cmocka_unit_test(test_regress_file_pageout),
 	};
 

@@ -110,6 +110,33 @@ static void test_regress_lazyfree_brk_no_drain(void **state)
 	RG_RUN(seq);
 }
 
+/* msync(MS_SYNC) of anonymous memory has nothing to write back: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_msync_anon_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffff80fb000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_MMAP_FD(0, 0xe000ull, PROT_READ|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MINCORE(0x7ffff80fb000ull, 0x1000ull, 0x7ffff80fbfdeull),
+		ORC_MADVISE(0x7ffff80fb000ull, 0x1000ull, MADV_FREE),
+		ORC_MSYNC(ORC_REF(1, 0xa000), 0x1000ull, MS_SYNC),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* mlock of an unmapped range fails (-ENOMEM) before draining: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_mlock_enomem_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x1fffffc2b000ull, 0x400000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x200000015b94ull, 1),
+		ORC_MADVISE(0x1fffffd3d000ull, 0x2f2000ull, MADV_FREE),
+		ORC_MLOCK(0x7ffff7f62000ull, 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +147,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_mlock2_drains),
 		cmocka_unit_test(test_regress_lazyfree_mlock_drains),
 		cmocka_unit_test(test_regress_lazyfree_brk_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_msync_anon_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_mlock_enomem_no_drain),
 	};
 
 	orc_init(argc, argv);

@@ -27,7 +27,7 @@ static void diff_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: aspace diff [--seed S] [--ops N] [--time SECONDS] [--unprivileged]\n"
-		"                   [--save DIR] [--sequence I] [--verbose]\n\n"
+		"                   [--without FEATURES] [--save DIR] [--sequence I] [--verbose]\n\n"
 		"Differential fuzzing against the running kernel: random sequences of mmap (every\n"
 		"kind), munmap, mprotect, mremap, madvise, the mlock family, msync, mincore, brk,\n"
 		"reads, writes and instruction fetches, fork with actions in parent and child,\n"
@@ -40,6 +40,8 @@ static void diff_usage(FILE *out)
 		"      --ops N          run sequences until N ops have run (default 2000)\n"
 		"      --time SECONDS   stop after this long (whichever comes first)\n"
 		"      --unprivileged   the kernel side runs as uid 65534, aspace without capabilities\n"
+		"      --without LIST   leave features out of the sequences (comma-separated):\n"
+		"                       hugetlb, droppable, map-sync, pageout, collapse, fork, files\n"
 		"      --save DIR       also write each reproducer to DIR/diff-SEED-K.aspace\n"
 		"      --sequence I     run only sequence I of the campaign (with its report)\n"
 		"  -v, --verbose        print every sequence's ops and both sides' results\n"
@@ -60,6 +62,18 @@ struct campaign {
 	struct { struct fz_sig sig; int first; } seen[256];
 	int nseen;
 };
+
+/* The --without argument as given (for the header line). */
+static const char *argv_without(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--without=", 10))
+			return argv[i] + 10;
+		if (!strcmp(argv[i], "--without") && i + 1 < argc)
+			return argv[i + 1];
+	}
+	return "?";
+}
 
 static uint64_t seq_seed(uint64_t seed, uint64_t i)
 {
@@ -226,6 +240,7 @@ int cmd_diff(int argc, char **argv)
 		{ "time", required_argument, NULL, 't' },
 		{ "unprivileged", no_argument, NULL, 'u' },
 		{ "save", required_argument, NULL, 'S' },
+		{ "without", required_argument, NULL, 'w' },
 		{ "sequence", required_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -235,6 +250,7 @@ int cmd_diff(int argc, char **argv)
 	uint64_t max_ops = 2000, seed = 1, only = UINT64_MAX;
 	long seconds = 0, deadline;
 	bool unpriv = false, verbose = false;
+	int without = 0;
 	const char *save = NULL;
 	struct progress prog;
 	int ch, status;
@@ -272,6 +288,11 @@ int cmd_diff(int argc, char **argv)
 		case 'S':
 			save = optarg;
 			break;
+		case 'w':
+			without = fz_without(optarg);
+			if (without < 0)
+				return EXIT_USAGE;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -307,7 +328,10 @@ int cmd_diff(int argc, char **argv)
 		free(c);
 		return EXIT_CHECK;
 	}
+	c->env.without = (unsigned)without;
 	fz_panic_arm();
+	if (without)
+		printf("aspace diff: left out of the sequences: %s\n", argv_without(argc, argv));
 	printf("aspace diff: seed %" PRIu64 ", %s, sequences of %d to %d ops, %s\n", seed,
 	       only != UINT64_MAX ? "one sequence" : "until the ops or the time run out", FZ_MIN_LEN, FZ_MAX_LEN,
 	       unpriv ? "kernel side as uid 65534, aspace without capabilities"

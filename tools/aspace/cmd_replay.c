@@ -113,6 +113,21 @@ static struct rproc *proc(struct rp *r, int pid, bool create)
 	return &r->procs[r->nprocs++];
 }
 
+/* This process's effective capabilities (root in a container may lack some). */
+static uint64_t own_caps(void)
+{
+	char line[256];
+	uint64_t caps = geteuid() == 0 ? ALL_CAPS : 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7))
+			caps = strtoull(line + 7, NULL, 16);
+	if (f)
+		fclose(f);
+	return caps;
+}
+
 /* A space with this process's limits and capabilities, as the traced program had. */
 static int new_space(struct rp *r, struct as_mm **out)
 {
@@ -128,7 +143,7 @@ static int new_space(struct rp *r, struct as_mm **out)
 		if (!getrlimit(i, &l))
 			as_mm_setrlimit(mm, i, l.rlim_cur, l.rlim_max);
 	}
-	as_mm_set_caps(mm, geteuid() == 0 ? ALL_CAPS : 0);
+	as_mm_set_caps(mm, own_caps());
 	*out = mm;
 	return 0;
 }
@@ -238,8 +253,7 @@ static void result(struct rp *r, const struct st_event *e, int64_t aspace, bool 
 	}
 	if (same && !r->o->verbose)
 		return;
-	fprintf(r->out, "%s:%d: %s%s = %s", r->o->name, e->line, r->log->has_pids ? "" : "", e->text ? e->text : e->name,
-		kb);
+	fprintf(r->out, "%s:%d: %s = %s", r->o->name, e->line, e->text ? e->text : e->name, kb);
 	if (same)
 		fprintf(r->out, "  (aspace: the same)\n");
 	else if (why)

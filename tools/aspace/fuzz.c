@@ -108,7 +108,7 @@ int fz_space_new(const struct fz_env *env, struct as_machine *m, struct as_mm **
 	as_mm_set_caps(mm, ALL_CAPS);
 	for (int r = 0; r < 16 && r < RLIM_NLIMITS; r++)
 		as_mm_setrlimit(mm, r, k->rlim[r][0], k->rlim[r][1]);
-	as_mm_set_caps(mm, env->opts.unprivileged ? 0 : ALL_CAPS);
+	as_mm_set_caps(mm, env->opts.unprivileged ? 0 : k->caps ? k->caps : ALL_CAPS);
 	if (orc_space_standins(mm, k->before.smaps, err, sizeof(err))) {
 		fprintf(stderr, "aspace diff: the starting regions: %s\n", err);
 		as_mm_put(mm);
@@ -238,6 +238,33 @@ void fz_env_free(struct fz_env *env, bool keep_files)
 	if (!keep_files && env->dir[0])
 		rmdir(env->dir);
 	orc_trace_free(&env->base);
+}
+
+int fz_without(const char *list)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "hugetlb", FZ_W_HUGETLB }, { "droppable", FZ_W_DROPPABLE }, { "map-sync", FZ_W_SYNC },
+		{ "pageout", FZ_W_PAGEOUT }, { "collapse", FZ_W_COLLAPSE }, { "fork", FZ_W_FORK },
+		{ "files", FZ_W_FILES },
+	};
+	unsigned bits = 0;
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(p, names[i].name, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0])) {
+			fprintf(stderr, "aspace diff: --without: unknown feature '%.*s' (hugetlb, droppable, map-sync, "
+					"pageout, collapse, fork, files)\n", (int)n, p);
+			return -1;
+		}
+		bits |= names[i].bit;
+		p += n + (p[n] == ',');
+	}
+	return (int)bits;
 }
 
 /* ---- The model ---- */
@@ -755,12 +782,20 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 	} else if (type < 94) {
 		flags = (chance(g, 50) ? 0 : 4 + rnd(g, 4)) | MAP_ANONYMOUS; /* bad types */
 	} else {
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-		if (chance(g, 50))
-			flags |= MAP_HUGETLB;
-		else
-			flags |= MAP_UNINITIALIZED | MAP_DENYWRITE | MAP_EXECUTABLE;
+		/*
+		 * MAP_HUGETLB is left out: aspace does not model hugetlbfs (its
+		 * divergences are listed in tests/diff/known.h).
+		 */
+		flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_UNINITIALIZED | MAP_DENYWRITE | MAP_EXECUTABLE;
 	}
+	/* Left out by --without: plain private anonymous memory instead. */
+	if (((g->env->without & FZ_W_FILES) && file) || ((g->env->without & FZ_W_SYNC) && (flags & 3) == MAP_SHARED_VALIDATE) ||
+	    ((g->env->without & FZ_W_DROPPABLE) && (flags & 0xf) == MAP_DROPPABLE)) {
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		file = false;
+	}
+	if (g->env->without & FZ_W_HUGETLB)
+		flags &= ~(uint64_t)MAP_HUGETLB;
 	if (file) {
 		fd = fd_arg(g, &fidx, &ro);
 		if (fidx >= 0) {
@@ -976,6 +1011,9 @@ static void draw(struct gen *g, struct orc_op *op)
 	} else if (r < 570) {
 		int adv = advices[rnd(g, sizeof(advices) / sizeof(advices[0]))];
 
+		if (((g->env->without & FZ_W_PAGEOUT) && (adv == MADV_PAGEOUT || adv == MADV_COLD)) ||
+		    ((g->env->without & FZ_W_COLLAPSE) && (adv == 25 || adv == MADV_HUGEPAGE || adv == MADV_NOHUGEPAGE)))
+			adv = MADV_NORMAL;
 		old_range(g, &a, &l);
 		if ((adv == 22 || adv == 23 || adv == MADV_WILLNEED) && !small_enough(l))
 			l = 16 * PG;
@@ -1054,6 +1092,9 @@ static void draw(struct gen *g, struct orc_op *op)
 		*op = (struct orc_op)ORC_WRITE(addr_arg(g, a), l, chance(g, 20) ? 0xc3 : rnd(g, 256));
 	} else if (r < 950) {
 		gen_exec(g, op);
+	} else if (r < 986 && (g->env->without & FZ_W_FORK)) {
+		access_range(g, &a, &l);
+		*op = (struct orc_op)ORC_READ(addr_arg(g, a), l);
 	} else if (r < 965) {
 		*op = (struct orc_op)ORC_FORK();
 	} else if (r < 980) {
@@ -1065,6 +1106,8 @@ static void draw(struct gen *g, struct orc_op *op)
 
 		*op = (struct orc_op)ORC_EXIT(g->mm[to] && to != g->cur ? to : g->cur ? 0 : 1);
 	} else if (r < 993) {
+		gen_rlimit(g, op);
+	} else if (g->env->without & FZ_W_FILES) {
 		gen_rlimit(g, op);
 	} else {
 		static const uint64_t lens[] = { 0, PG, 2 * PG + 100, 5 * PG + 100, 16 * PG, 20 * PG };

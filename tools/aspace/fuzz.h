@@ -52,7 +52,21 @@ struct fz_env {
 	size_t nharness;
 	uint64_t mmap_base, task_size;
 	uint64_t total_vm_pages;      /* the harness's size, for RLIMIT_AS */
+	unsigned without;             /* FZ_W_*: features the sequences leave out */
 };
+
+/* Features `aspace diff --without` can leave out of the sequences. */
+enum {
+	FZ_W_HUGETLB = 1 << 0,        /* MAP_HUGETLB */
+	FZ_W_DROPPABLE = 1 << 1,      /* MAP_DROPPABLE */
+	FZ_W_SYNC = 1 << 2,           /* MAP_SYNC and unknown MAP_SHARED_VALIDATE flags */
+	FZ_W_PAGEOUT = 1 << 3,        /* MADV_PAGEOUT, MADV_COLD */
+	FZ_W_COLLAPSE = 1 << 4,       /* MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE */
+	FZ_W_FORK = 1 << 5,           /* fork, switch, exit */
+	FZ_W_FILES = 1 << 6,          /* file mappings and ftruncate */
+};
+/* Parse "hugetlb,droppable,..." into FZ_W_* bits; -1 (message on stderr) for an unknown name. */
+int fz_without(const char *list);
 
 /* Set up: files, the base run, the harness. 0, or -1 after a message on stderr. */
 int fz_env_init(struct fz_env *env, bool unprivileged);

@@ -625,9 +625,9 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 		env->opts.ram_bytes >> 20, p->zero_page, p->thp_align_anon, p->max_map_count, p->mmap_min_addr,
 		p->overcommit_memory, p->overcommit_ratio, p->legacy_va_layout, p->stack_guard_gap);
 	fprintf(out, "# the kernel child's starting point: %s, its limits, regions and layout\n",
-		env->opts.unprivileged ? "uid 65534 without capabilities" : "root with every capability");
+		env->opts.unprivileged ? "uid 65534 without capabilities" : "root with its capabilities");
 	if (!env->opts.unprivileged)
-		fprintf(out, "setcaps %#llx\n", (unsigned long long)ALL_CAPS);
+		fprintf(out, "setcaps %#llx\n", (unsigned long long)(r->k.caps ? r->k.caps : ALL_CAPS));
 	put_rlimits(&w);
 	put_regions(&w);
 	fprintf(out,

@@ -226,7 +226,7 @@ static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, s
 			return -1;
 		}
 	}
-	as_mm_set_caps(mm, k->unprivileged ? 0 : ALL_CAPS);
+	as_mm_set_caps(mm, k->unprivileged ? 0 : k->caps ? k->caps : ALL_CAPS);
 
 	if (orc_space_standins(mm, k->before.smaps, err, errlen))
 		return -1;

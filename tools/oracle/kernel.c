@@ -190,6 +190,17 @@ static int read_stat(pid_t pid, struct orc_trace *t)
 	return field >= 51 ? 0 : -1;
 }
 
+/* CapEff of /proc/PID/status: what the child may really do (root may lack capabilities). */
+static void read_caps(pid_t pid, struct orc_trace *t)
+{
+	char *s = slurp(pid, "status"), *p;
+
+	p = s ? strstr(s, "\nCapEff:") : NULL;
+	if (p)
+		t->caps = strtoull(p + 8, NULL, 16);
+	free(s);
+}
+
 static int snapshot(pid_t pid, struct orc_rec *r)
 {
 	r->maps = slurp(pid, "maps");
@@ -404,6 +415,8 @@ int orc_run_kernel(const struct orc_op *ops, size_t n, const struct orc_opts *o,
 			}
 		}
 		snap = done == 0 ? pid : ks->pids[ks->current < ORC_MAX_PROCS ? ks->current : 0];
+		if (done == 0)
+			read_caps(pid, t);
 		if (snapshot(snap, r) || (done == 0 && read_stat(pid, t))) {
 			kill(pid, SIGKILL);
 			snprintf(t->error, sizeof(t->error), "reading /proc/%d: %s", (int)snap, strerror(errno));

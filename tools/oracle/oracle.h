@@ -229,6 +229,9 @@ struct orc_trace {
 	uint64_t brk, start_brk, start_stack, start_code, end_code, start_data, end_data;
 	uint64_t arg_start, arg_end, env_start, env_end;
 	uint64_t rlim[16][2];    /* RLIMIT_* cur, max */
+	uint64_t caps;           /* the kernel child's effective capabilities (CapEff: root in a
+	                            container may lack some, e.g. CAP_SYS_RESOURCE); 0 when
+	                            unknown */
 	bool unprivileged;
 	char error[512];         /* why the side stopped early; empty when it did not */
 };
