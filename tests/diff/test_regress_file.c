@@ -207,6 +207,18 @@ static void test_regress_file_pageout(void **state)
 	RG_RUN(seq);
 }
 
+/* mremap growing a locked shared file mapping past EOF: Rss differs (the kernel maps no page past EOF) */
+static void test_regress_file_mremap_grow_locked(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000990000ull, 0x1000ull, PROT_READ, MAP_SHARED, RG_FD(0), 0x5000ull),
+		ORC_MLOCK(0x200000990000ull, 0x2000ull),
+		ORC_MREMAP(0x200000990000ull, 0x1000ull, 0x11000ull, MREMAP_MAYMOVE, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +237,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_file_failed_cow_no_merge),
 		cmocka_unit_test(test_regress_file_fault_sequential_after_truncate),
 		cmocka_unit_test(test_regress_file_pageout),
+		cmocka_unit_test(test_regress_file_mremap_grow_locked),
 	};
 
 	orc_init(argc, argv);

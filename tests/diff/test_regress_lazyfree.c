@@ -137,6 +137,34 @@ static void test_regress_lazyfree_mlock_enomem_no_drain(void **state)
 	RG_RUN(seq);
 }
 
+/* mlock2 of an unmapped range fails (-ENOMEM) before draining: LazyFree kernel 0, aspace 4 kB */
+static void test_regress_lazyfree_mlock2_enomem_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffff7fff000ull, 0x6000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0),
+		ORC_WRITE(ORC_REF(0, 0x4000), 1, 0xc3ull),
+		ORC_MADVISE(0x7ffff7ffc000ull, 0xc000ull, MADV_FREE),
+		ORC_MLOCK2(0x20000003b000ull, 0x1000ull, MLOCK_ONFAULT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* MADV_POPULATE_READ of a PROT_NONE file mapping (unprivileged): LazyFree kernel 4 kB, aspace 0 */
+static void test_regress_lazyfree_populate_read_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x76a3ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x7ffff7ffeffcull, 1),
+		ORC_MMAP_FD(ORC_REF(0, -0x403000), 0x1000ull, PROT_NONE, MAP_PRIVATE, RG_FD(1), 0x5000ull),
+		ORC_MADVISE(0x7ffff7fe4000ull, 0x1b000ull, MADV_FREE),
+		ORC_MADVISE(ORC_REF(2, 0), 0x1000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +177,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_brk_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_msync_anon_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_mlock_enomem_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_mlock2_enomem_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_populate_read_drains),
 	};
 
 	orc_init(argc, argv);

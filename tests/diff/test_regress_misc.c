@@ -150,6 +150,22 @@ static void test_regress_brk_mlock_limit(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * A shrinking mremap(MAYMOVE|FIXED) of a writable private region after
+ * RLIMIT_DATA was lowered below its size: the kernel moves it (the move
+ * adds nothing), aspace -ENOMEM.
+ */
+static void test_regress_mremap_shrink_data_limit(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x201000ull, PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_SETRLIMIT(RLIMIT_DATA, 0x219000ull, (uint64_t)-1),
+		ORC_MREMAP(ORC_REF(0, 0), 0x125000ull, 0x7c000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x7ffff7cff000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +180,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_mlock_populates_write),
 		cmocka_unit_test(test_regress_mincore_unprivileged_file),
 		cmocka_unit_test(test_regress_brk_mlock_limit),
+		cmocka_unit_test(test_regress_mremap_shrink_data_limit),
 	};
 
 	orc_init(argc, argv);
