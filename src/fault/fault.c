@@ -663,18 +663,28 @@ int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool wr
 			enum fault_result r;
 
 			/* GUP faults only what isn't there yet in the needed form. */
-			if (pte_present(e) && (!(access & FAULT_WRITE) || (e & PTE_RW))) {
-				/* FOLL_TOUCH: a write-populate dirties the page it finds writable. */
-				if ((access & FAULT_WRITE) && !(e & PTE_D) && !(e & PTE_SPECIAL))
-					__atomic_fetch_or(&frame_page(mm->m, pte_pfn(e))->flags, PG_DIRTY,
-							  __ATOMIC_RELAXED);
-				continue;
+			if (!pte_present(e) || ((access & FAULT_WRITE) && !(e & PTE_RW))) {
+				r = fault_handle(mm, addr, access, write_locked);
+				if (r == FAULT_OOM)
+					return -ENOMEM;
+				if (r != FAULT_DONE)
+					return -EFAULT;
+				e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
+				if (!ptep && (ptep = pgtable_walk(&mm->pt, addr)) != NULL)
+					e = __atomic_load_n(ptep, __ATOMIC_ACQUIRE);
 			}
-			r = fault_handle(mm, addr, access, write_locked);
-			if (r == FAULT_OOM)
-				return -ENOMEM;
-			if (r != FAULT_DONE)
-				return -EFAULT;
+			/*
+			 * FOLL_TOUCH on the page GUP then finds: it is marked
+			 * accessed (PG_referenced) and, for a write, dirty.
+			 */
+			if (pte_present(e) && !(e & PTE_SPECIAL)) {
+				uint32_t mark = PG_REFERENCED;
+
+				if ((access & FAULT_WRITE) && !(e & PTE_D))
+					mark |= PG_DIRTY;
+				__atomic_fetch_or(&frame_page(mm->m, pte_pfn(e))->flags, mark,
+						  __ATOMIC_RELAXED);
+			}
 		}
 	}
 	return 0;

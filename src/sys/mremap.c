@@ -99,7 +99,8 @@ static int check_region(struct remap *r)
 	if ((r->type == REMAP_SHRINK && implies_new_addr(r) ? r->new_len : r->old_len) >
 	    v->end - r->addr)
 		return -EFAULT;
-	if (r->new_len == r->old_len)
+	/* Only growth is limited (a shrinking move unmaps its tail first). */
+	if (r->type != REMAP_EXPAND)
 		return 0;
 	if (v->flags & VM_LOCKED)
 		r->populate_expand = true;
@@ -419,6 +420,8 @@ static int64_t remap_to(struct remap *r)
 		if (rc)
 			return rc;
 		r->old_len = r->new_len;
+		r->delta = 0;
+		r->type = REMAP_NO_RESIZE;
 		/* Unmapping the tail may have split or freed the region object. */
 		r->v = vma_lookup(&r->mm->tree, r->addr);
 	}

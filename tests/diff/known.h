@@ -32,6 +32,8 @@ static const struct known_divergence known_divergences[] = {
 	{ "test_regress_file_failed_populate_fork_copies", "fork after a failed populate: anon_vma prepared" },
 	{ "test_regress_file_failed_cow_no_merge", "a failed COW still prepares the anon object (no merge)" },
 	{ "test_regress_file_pageout", "MADV_PAGEOUT of file pages" },
+	{ "test_regress_file_mremap_grow_locked", "mremap growing a locked shared file mapping past EOF: Rss" },
+	{ "test_regress_lazyfree_populate_read_drains", "MADV_POPULATE_READ of a PROT_NONE file mapping drains the lazy-free batch" },
 	{ "test_regress_file_fault_sequential_after_truncate", "fault-around after a host truncation: pages mapped" },
 	{ "test_regress_hugetlb_noreserve_maps", "MAP_HUGETLB is not modelled (hugetlbfs)" },
 	{ "test_regress_hugetlb_growsdown_einval", "MAP_HUGETLB is not modelled (hugetlbfs)" },
@@ -40,10 +42,6 @@ static const struct known_divergence known_divergences[] = {
 	{ "test_regress_pageout_shmem", "MADV_PAGEOUT of shmem pages (no swap model)" },
 	{ "test_regress_collapse_thp_disabled", "MADV_COLLAPSE with THP disabled for the process" },
 	{ "test_regress_mincore_unprivileged_file", "mincore of a file mapping as an unprivileged process" },
-	{ "test_regress_referenced_fork_map_locked", "Referenced after fork of a locked region (PTE young bits)" },
-	{ "test_regress_referenced_fork_mlock", "Referenced after fork + mlock (PTE young bits)" },
-	{ "test_regress_referenced_madv_free_populated", "Referenced after MADV_FREE of populated pages" },
-	{ "test_regress_referenced_madv_free_mcl_future", "Referenced after MADV_FREE under MCL_FUTURE" },
 };
 
 /* The reason a test is a known divergence, or NULL. */
