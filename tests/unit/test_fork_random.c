@@ -1,6 +1,6 @@
 /*
- * Randomized fork/exit: a seeded walk over a family of spaces that map,
- * write, unmap, fork and exit, checked against a per-page model of what
+ * Randomized fork/exec/exit: a seeded walk over a family of spaces that
+ * map, write, unmap, fork, exec /bin/true and exit, checked against a per-page model of what
  * each space must read. Isolation (no write is ever seen by another space),
  * shared memory seen by all its mappers, and no leak when the last space
  * is gone. Seed and length from ASPACE_SEED / ASPACE_ITERS.
@@ -78,7 +78,7 @@ static void test_random_family(void **state)
 
 		if (p + len > PAGES)
 			len = PAGES - p;
-		switch (rand() % 8) {
+		switch (rand() % 9) {
 		case 0: /* map */
 			assert_int_equal(as_syscall(s->mm, SYS_mmap, BASE + (uint64_t)p * 4096, (uint64_t)len * 4096,
 						    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
@@ -125,6 +125,18 @@ static void test_random_family(void **state)
 			break;
 		case 7:
 			check_space(s);
+			break;
+		case 8: /* exec a real program: the old image and its memory go */
+			if (rand() % 8 == 0) { /* each space has one user: exec may replace it */
+				char *const argv[] = { "/bin/true", NULL };
+				char *const envp[] = { NULL };
+				struct as_exec_info info;
+
+				assert_int_equal(as_mm_exec(s->mm, "/bin/true", argv, envp, &info), 0);
+				memset(s->mapped, 0, sizeof(s->mapped));
+				memset(s->model, 0, sizeof(s->model));
+				s->has_shared = false;
+			}
 			break;
 		}
 	}
