@@ -141,17 +141,32 @@ static int tlb_fill(struct as_tlb *t, uint64_t addr, unsigned access, void **hos
 	uint8_t *p;
 	int rc;
 
-	/* Never block on a lock while announcing a generation: a flusher may hold it. */
+	/*
+	 * The walk runs idle (a flusher never waits for a thread that may
+	 * itself be flushing or waiting for a lock); the pointer is then
+	 * published under the generation read before the walk, and taken
+	 * only if no invalidation began meanwhile — one that did may not have
+	 * waited for this thread, so the walk is retried (a seqlock).
+	 */
 	tlb_thread_quiesce();
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	rc = access_translate(mm, addr, access, &p, f);
+	for (;;) {
+		gen = atomic_load_explicit(&mm->tlb_gen, memory_order_seq_cst);
+		rc = access_translate(mm, addr, access, &p, f);
+		if (rc != 0)
+			break;
+		atomic_store_explicit(&t->quiescent, gen, memory_order_seq_cst);
+		if (atomic_load_explicit(&mm->tlb_gen, memory_order_seq_cst) == gen)
+			break;
+		atomic_store_explicit(&t->quiescent, TLB_IDLE, memory_order_seq_cst);
+	}
 	if (rc == 0) {
 		pte_t *ptep = pgtable_walk(&mm->pt, addr & PAGE_MASK);
 		pte_t e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
 		struct tlb_entry *te = &t->e[(addr >> PAGE_SHIFT) % TLB_ENTRIES];
 
-		/* Cache it only if no invalidation came in between. */
-		if (atomic_load_explicit(&mm->tlb_gen, memory_order_acquire) == gen && pte_present(e)) {
+		/* Entries belong to the generation the handle has seen. */
+		if (gen == t->gen && pte_present(e)) {
 			te->vpn_tag = (addr >> PAGE_SHIFT) + 1;
 			te->host = p - (addr & ~PAGE_MASK);
 			te->rights = pte_rights(e);

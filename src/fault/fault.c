@@ -189,10 +189,11 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	pfn_t old = pte_pfn(orig), pfn;
 	struct page *opg = frame_page(m, old);
 	bool from_zero = orig & PTE_SPECIAL, bus;
+	uint32_t oflags = __atomic_load_n(&opg->flags, __ATOMIC_RELAXED); /* others change them atomically */
 	pte_t *ptep;
 
-	if (!from_zero && (opg->flags & PG_ANON) &&
-	    ((opg->flags & PG_ANON_EXCLUSIVE) ||
+	if (!from_zero && (oflags & PG_ANON) &&
+	    ((oflags & PG_ANON_EXCLUSIVE) ||
 	     atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {
 		pthread_mutex_lock(&mm->pt_lock);
 		ptep = pgtable_walk(&mm->pt, addr);
