@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "env.h"
+#include <aspace/mman.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,6 @@
 #include <unistd.h>
 
 #define ENV_PAGE 4096ull
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 #define VIEW_CHUNK (4ull << 20) /* residency views cover aligned 4 MiB windows */
 
 static _Atomic uint64_t bound_pages;

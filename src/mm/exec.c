@@ -37,6 +37,7 @@
  * a process in the middle of execve.
  */
 #include "mm.h"
+#include <aspace/mman.h>
 
 #include "../sys/sys.h"
 
@@ -48,9 +49,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
 #ifndef AT_MINSIGSTKSZ
 #define AT_MINSIGSTKSZ 51
 #endif

@@ -34,38 +34,13 @@
  *    the PTE tables a zap of 2 MiB or more emptied, CONFIG_PT_RECLAIM).
  */
 #include "sys.h"
+#include <aspace/mman.h>
 
 #include "../fault/fault.h"
 #include "../file/file.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-
-#ifndef MADV_FREE
-#define MADV_FREE 8
-#endif
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#define MADV_KEEPONFORK 19
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#define MADV_GUARD_REMOVE 103
-#endif
 
 #define PMD_SIZE (2ull << 20)
 

@@ -15,18 +15,12 @@
  * with no reclaim, a locked page and an unlocked one behave alike.
  */
 #include "sys.h"
+#include <aspace/mman.h>
 
 #include "../fault/fault.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 0x01
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
 
 /* Flags that a merge carries over from either side (Linux's VM_STICKY). */
 #ifndef VM_STICKY

@@ -5,6 +5,7 @@
  * arch/x86/kernel/sys_x86_64.c).
  */
 #include "sys.h"
+#include <aspace/mman.h>
 
 #include "../file/file.h"
 
@@ -12,30 +13,6 @@
 #include <limits.h>
 #include <sys/mman.h>
 
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-#ifndef MAP_UNINITIALIZED
-#define MAP_UNINITIALIZED 0x4000000
-#endif
-#ifndef MAP_ABOVE4G
-#define MAP_ABOVE4G 0x80
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE 0x08
-#endif
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB (21u << 26)
-#endif
-#ifndef MAP_HUGE_1GB
-#define MAP_HUGE_1GB (30u << 26)
-#endif
 #define MAP_TYPE_MASK 0x0f
 /* The flags MAP_SHARED silently ignores the rest of, and MAP_SHARED_VALIDATE checks (LEGACY_MAP_MASK). */
 #define LEGACY_MAP_MASK                                                                       \

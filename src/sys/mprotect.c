@@ -22,16 +22,13 @@
  * The software TLBs are shot down whenever an entry lost a right.
  */
 #include "sys.h"
+#include <aspace/mman.h>
 
 #include "../fault/fault.h"
 #include "../file/file.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-
-#ifndef PROT_SEM
-#define PROT_SEM 0x8
-#endif
 
 /* Flags that a merge carries over from either side (Linux's VM_STICKY). */
 #ifndef VM_STICKY

@@ -10,15 +10,12 @@
  * several regions (moved one by one, keeping the gaps between them).
  */
 #include "sys.h"
+#include <aspace/mman.h>
 
 #include "../file/file.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 
 enum remap_type { REMAP_NO_RESIZE, REMAP_SHRINK, REMAP_EXPAND };
 

@@ -9,6 +9,7 @@
  * kernel child inherits them, aspace duplicates them.
  */
 #include "oracle.h"
+#include <aspace/mman.h>
 #include "testlib.h"
 
 #include <errno.h>
@@ -19,14 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#define MADV_GUARD_REMOVE 103
-#endif
 
 #define PG(x) ((uint64_t)(x) << 12)
 #define RW (PROT_READ | PROT_WRITE)

@@ -15,6 +15,7 @@
  * a global counter of the kernel; run_file_seq masks it on both sides.
  */
 #include "oracle.h"
+#include <aspace/mman.h>
 #include "testlib.h"
 
 #include <errno.h>
@@ -26,13 +27,6 @@
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
 
 #define KB(x) ((uint64_t)(x) << 10)
 #define MB(x) ((uint64_t)(x) << 20)

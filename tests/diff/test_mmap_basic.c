@@ -12,6 +12,7 @@
  * -ENOSYS answer from aspace; they become real tests as those land.
  */
 #include "oracle.h"
+#include <aspace/mman.h>
 #include "testlib.h"
 
 #include <errno.h>
@@ -20,16 +21,6 @@
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MAP_ABOVE4G
-#define MAP_ABOVE4G 0x80
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
 
 #define KB(x) ((uint64_t)(x) << 10)
 #define MB(x) ((uint64_t)(x) << 20)

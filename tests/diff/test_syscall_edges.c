@@ -6,17 +6,13 @@
  * op, with maps, smaps, fault counts and memory after each).
  */
 #include "oracle.h"
+#include <aspace/mman.h>
 #include "testlib.h"
 
 #include <errno.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#define MADV_GUARD_REMOVE 103
-#endif
 
 #define PG(x) ((uint64_t)(x) << 12)
 #define RW (PROT_READ | PROT_WRITE)

@@ -6,6 +6,7 @@
  * machines (tests/diff/test_file_map.c compares them live).
  */
 #include "testlib.h"
+#include <aspace/mman.h>
 
 #include "file/file.h"
 
@@ -24,12 +25,6 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 1u
 #endif

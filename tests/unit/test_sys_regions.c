@@ -6,6 +6,7 @@
  * programs making the same calls at the same addresses.
  */
 #include "testlib.h"
+#include <aspace/mman.h>
 
 #include "mm/mm.h"
 
@@ -24,21 +25,6 @@
 #define RW (PROT_READ | PROT_WRITE)
 #define PA (MAP_PRIVATE | MAP_ANONYMOUS)
 
-#ifndef PROT_SEM
-#define PROT_SEM 0x8
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 1
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-#ifndef MADV_SOFT_OFFLINE
-#define MADV_SOFT_OFFLINE 101
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 #define MADV_GUARD_INSTALL 102
 #define MADV_GUARD_REMOVE 103
 #define CAP_IPC_LOCK_BIT (1ull << 14)

@@ -1,5 +1,6 @@
 /* Symbolic constants for scripts and output; see consts.h. */
 #include "consts.h"
+#include <aspace/mman.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,30 +11,6 @@
 #include <sys/syscall.h>
 
 /* Linux's values for what older headers may lack. */
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MAP_UNINITIALIZED
-#define MAP_UNINITIALIZED 0x4000000
-#endif
-#ifndef MAP_ABOVE4G
-#define MAP_ABOVE4G 0x80
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 1
-#endif
 #ifndef EHWPOISON
 #define EHWPOISON 133
 #endif
