@@ -60,6 +60,13 @@ struct as_machine_config {
 	                               whatever the THP mode); default 1 */
 	int prefault;               /* 1: touch all simulated RAM at creation so that
 	                               benchmarks measure aspace, not host faults; default 0 */
+	/* hugetlbfs (MAP_HUGETLB), as /sys/kernel/mm/hugepages/ shows it: */
+	uint64_t nr_hugepages_2m;   /* hugepages-2048kB/nr_hugepages: the 2 MiB pool; default 0 */
+	int hugepages_1g;           /* 1: the 1 GiB huge page size exists (hugepages-1048576kB);
+	                               default 0 (MAP_HUGE_1GB is then EINVAL) */
+	uint64_t nr_hugepages_1g;   /* hugepages-1048576kB/nr_hugepages; default 0 */
+	uint32_t hugetlb_dev_minor; /* the minor device number /proc/PID/maps shows for
+	                               /anon_hugepage (major 0); default 0x11 */
 };
 
 /* SIGSEGV or SIGBUS, its si_code, and the faulting address. */
@@ -167,10 +174,33 @@ struct as_exec_info {
 AS_API int as_mm_exec(struct as_mm *mm, const char *path, char *const argv[], char *const envp[],
 		      struct as_exec_info *info);
 
+/*
+ * as_mm_exec_at: as_mm_exec, with the images placed where a run with
+ * address randomization on put them (a replayed log's; `aspace replay`
+ * infers them): load_base is where address 0 of an ET_DYN program lands
+ * (ignored for ET_EXEC), interp_base the interpreter's (AT_BASE); 0 in a
+ * field, or at NULL, keeps exec's own choice. Each is mapped there with
+ * MAP_FIXED_NOREPLACE. -EINVAL, before anything changes, for a place not
+ * page-aligned or at or above the task size; a place that collides fails
+ * after the point of no return, as a segment that cannot be mapped does.
+ */
+struct as_exec_place {
+	uint64_t load_base, interp_base;
+};
+AS_API int as_mm_exec_at(struct as_mm *mm, const char *path, char *const argv[], char *const envp[],
+			 const struct as_exec_place *at, struct as_exec_info *info);
+
 AS_API int as_mm_set_brk_base(struct as_mm *mm, uint64_t start); /* start_brk = brk = start, as exec does */
 AS_API int as_mm_setrlimit(struct as_mm *mm, int resource, uint64_t cur, uint64_t max);
 AS_API int as_mm_getrlimit(struct as_mm *mm, int resource, uint64_t *cur, uint64_t *max);
 AS_API int as_mm_set_caps(struct as_mm *mm, uint64_t caps);     /* bitmask of (1ull << CAP_xxx) */
+/*
+ * The user and group the process's file permission checks use (fsuid,
+ * fsgid; no supplementary groups): mincore and MADV_PAGEOUT reveal or
+ * reclaim a file's page cache only for its owner or a process that may
+ * write it. A new space has the host process's; fork keeps them.
+ */
+AS_API int as_mm_set_ids(struct as_mm *mm, uint32_t uid, uint32_t gid);
 
 /* The layout of a space, as /proc/PID/stat and prctl(PR_SET_MM) name it. */
 struct as_mm_layout {
@@ -227,7 +257,8 @@ AS_API int as_mm_check(struct as_mm *mm, FILE *report);
 /*
  * x86-64 Linux syscall numbers from <sys/syscall.h>: brk, mmap, munmap,
  * mprotect, mremap, madvise, mlock, mlock2, munlock, mlockall, munlockall,
- * msync, mincore; anything else -ENOSYS. Returns what Linux returns, a
+ * msync, mincore, and prctl's PR_SET_THP_DISABLE / PR_GET_THP_DISABLE (other
+ * prctl options -ENOSYS); anything else -ENOSYS. Returns what Linux returns, a
  * failure as -errno. Pointer arguments are addresses inside the space; file
  * descriptors are the caller's host descriptors.
  */

@@ -71,6 +71,9 @@ struct env_file_info {
 	uint64_t fs_magic;             /* statfs f_type */
 	bool noexec;                   /* the mount is noexec */
 	bool append_only;              /* the inode is append-only (chattr +a) */
+	bool immutable;                /* the inode is immutable (chattr +i) */
+	bool rdonly_fs;                /* the mount is read-only */
+	uint32_t uid, gid;             /* st_uid, st_gid */
 };
 
 /* Facts about fd; 0 or -errno (-EBADF for a bad descriptor). */
@@ -92,9 +95,12 @@ int env_file_path(int fd, char *buf, size_t len) AS_INTERNAL;
  * mapping budget is spent (see env_file_bound_pages), or another -errno;
  * on failure the slot holds zeroed anonymous memory. With `rebind` the
  * slot is already bound (to the same file page) and only changes rights.
+ * `advice` (0, MADV_SEQUENTIAL or MADV_RANDOM) is the faulting region's
+ * read pattern: the host mapping gets it before it is populated, so that
+ * the host reads ahead as Linux does for such a region.
  */
-int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind) AS_INTERNAL
-	AS_MUST_CHECK;
+int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
+	AS_INTERNAL AS_MUST_CHECK;
 /* Put zeroed private anonymous memory back over a bound slot. */
 void env_file_unbind_page(void *slot) AS_INTERNAL;
 /* Bound slots now, and how many the host's map count lets the process hold. */
@@ -126,6 +132,14 @@ int env_file_sync_range(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
 int env_file_truncate(int fd, uint64_t len) AS_INTERNAL;
 /* Punch a hole, keeping the size (fallocate); 0 or -errno. */
 int env_file_punch(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/*
+ * Let the host drop the clean pages of [off, off + len) of fd that nothing
+ * maps from its page cache (posix_fadvise DONTNEED), as reclaim would.
+ * Best effort: tmpfs and pages the host still maps stay.
+ */
+void env_file_drop_cached(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/* The host process's effective user and group: a new space's file identity. */
+void env_host_ids(uint32_t *uid, uint32_t *gid) AS_INTERNAL;
 
 /* Host page flags of mapped host memory, from /proc/self/pagemap and /proc/kpageflags. */
 enum {

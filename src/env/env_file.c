@@ -59,13 +59,19 @@ int env_file_info(int fd, struct env_file_info *out)
 	out->ino = st.st_ino;
 	out->size = (uint64_t)st.st_size;
 	out->mode = st.st_mode;
+	out->uid = st.st_uid;
+	out->gid = st.st_gid;
 	out->accmode = (fl & O_PATH) ? -1 : (fl & O_ACCMODE);
 	if (fstatfs(fd, &sfs) == 0)
 		out->fs_magic = (uint64_t)sfs.f_type;
-	if (fstatvfs(fd, &svfs) == 0)
+	if (fstatvfs(fd, &svfs) == 0) {
 		out->noexec = svfs.f_flag & ST_NOEXEC;
-	if (S_ISREG(st.st_mode) && !(fl & O_PATH) && ioctl(fd, FS_IOC_GETFLAGS, &attr) == 0)
+		out->rdonly_fs = svfs.f_flag & ST_RDONLY;
+	}
+	if (S_ISREG(st.st_mode) && !(fl & O_PATH) && ioctl(fd, FS_IOC_GETFLAGS, &attr) == 0) {
 		out->append_only = attr & FS_APPEND_FL;
+		out->immutable = attr & FS_IMMUTABLE_FL;
+	}
 	return 0;
 }
 
@@ -151,7 +157,7 @@ static int anon_over(void *slot)
 	return p == slot ? 0 : -errno;
 }
 
-int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind)
+int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 	void *p;
@@ -167,7 +173,12 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	}
 	/* MAP_POPULATE fills the host's PTE now (so that pagemap can see the page); a
 	 * page past the end of the file is simply left unpopulated. */
-	p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)off);
+	p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd, (off_t)off);
+	if (p == slot && advice) {
+		/* The read pattern first (sequential: read ahead only; random: no readahead). */
+		(void)madvise(slot, ENV_PAGE, advice);
+		(void)madvise(slot, ENV_PAGE, MADV_POPULATE_READ); /* EFAULT past the end: left as is */
+	}
 	if (p == slot)
 		return 0;
 	err = errno;
@@ -263,6 +274,17 @@ int env_file_punch(int fd, uint64_t off, uint64_t len)
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
 		return -errno;
 	return 0;
+}
+
+void env_host_ids(uint32_t *uid, uint32_t *gid)
+{
+	*uid = (uint32_t)geteuid();
+	*gid = (uint32_t)getegid();
+}
+
+void env_file_drop_cached(int fd, uint64_t off, uint64_t len)
+{
+	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
 #define PM_PRESENT (1ull << 63)

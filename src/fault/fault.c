@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 pte_t fault_vma_pte_bits(uint64_t vm_flags)
 {
@@ -391,13 +392,37 @@ static unsigned whole_folios(struct as_mm *mm, struct vm_area *v, uint64_t first
 }
 
 /*
+ * Does the first cached page of the window [first, first + n) belong to a
+ * folio that reaches the file's last page? Linux 6.18's filemap_map_pages
+ * then skips its PMD step (no PMD mapping across EOF; shmem excepted), and
+ * that step is the one that installs a missing page table: with none yet,
+ * fault-around maps nothing at all (the fault itself still maps its page).
+ */
+static bool first_folio_reaches_eof(struct as_mm *mm, const struct file_cache *c, uint64_t first,
+				    uint64_t n, const pfn_t *pfns, uint64_t size_pages)
+{
+	uint32_t before, nr;
+
+	if (c->shmem)
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		if (pfns[i] == PFN_NONE)
+			continue;
+		file_page_folio(frame_page(mm->m, pfns[i]), &before, &nr);
+		return first + i - before + nr >= size_pages;
+	}
+	return false;
+}
+
+/*
  * Fault-around (do_fault_around, filemap_map_pages): map the pages already
  * cached among up to 16 entries around addr: the window starts at addr's
  * entry rounded down to 16 in its page table, or at the region's start,
  * and stays inside the region, the page table and the file. A large host
  * folio the window touches is mapped whole when it fits the region and
  * the page table, as Linux 6.18 does. Entries already present are left
- * alone. *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM
+ * alone; with no page table yet, nothing is mapped when the first cached
+ * folio reaches the end of the file (first_folio_reaches_eof). *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM
  * when the page table can't be had.
  */
 static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint64_t addr,
@@ -430,6 +455,12 @@ static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint6
 	nr_runs = whole_folios(mm, v, first, last - first + 1, pfns, size_pages, runs);
 
 	pthread_mutex_lock(&mm->pt_lock);
+	if (!pgtable_walk(&mm->pt, addr) &&
+	    first_folio_reaches_eof(mm, v->file->cache, first, last - first + 1, pfns, size_pages)) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		put_pfns(mm, pfns, last - first + 1);
+		return FAULT_DONE;
+	}
 	if (pgtable_walk_alloc(&mm->pt, addr, &ptep) != 0) {
 		pthread_mutex_unlock(&mm->pt_lock);
 		put_pfns(mm, pfns, last - first + 1);
@@ -481,11 +512,18 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		if (mapped)
 			goto done;
 	}
-	if (pgoff >= size_pages)
-		return FAULT_SIGBUS;
+	/*
+	 * do_cow_fault prepares the anonymous object before it looks the page
+	 * up: a write past EOF still leaves the region with one (fork copies
+	 * its entries, it merges no more with regions that have none).
+	 */
 	if (write && !(v->flags & VM_SHARED) && fault_anon_prepare(mm, v) != 0)
 		return FAULT_OOM;
-	g = file_cache_get_page(c, pgoff, &pfn, &major);
+	if (pgoff >= size_pages)
+		return FAULT_SIGBUS;
+	/* The host reads ahead as Linux would for this region (MADV_SEQUENTIAL/RANDOM). */
+	g = file_cache_get_page(c, pgoff, &pfn, &major,
+				(v->flags & VM_SEQ_READ) ? MADV_SEQUENTIAL : (v->flags & VM_RAND_READ) ? MADV_RANDOM : 0);
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
 	if (major && !write) {
@@ -536,7 +574,7 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 	pthread_mutex_unlock(&mm->pt_lock);
 done:
 	update_hiwater_rss(mm);
-	if (major)
+	if (major && !(access & FAULT_POPULATE))
 		count_major_fault(mm);
 	else
 		count_fault(mm);
@@ -597,6 +635,9 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 	if (e == PTE_MARKER_GUARD)
 		return FAULT_SEGV_MAPERR;
 
+	/* hugetlbfs (mm/hugetlb.c): no huge page to be had is SIGBUS; faulting one in is not modelled yet. */
+	if ((v->flags & VM_HUGETLB) && !pte_present(e))
+		return hugetlb_fault_has_page(mm, v) ? FAULT_OOM : FAULT_SIGBUS;
 	if (v->file && !file_map_is_anon(v->file)) {
 		if (!v->file->cache)
 			return FAULT_SIGBUS; /* a stand-in: nothing to read */
@@ -657,6 +698,9 @@ int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool wr
 				continue;
 			}
 			access = (v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ? FAULT_WRITE : FAULT_READ;
+			/* mprotect's populate (write-locked) can't drop the lock: its faults stay major. */
+			if (!write_locked)
+				access |= FAULT_POPULATE;
 		}
 		for (; addr < stop; addr += PAGE_SIZE) {
 			pte_t *ptep = pgtable_walk(&mm->pt, addr);

@@ -31,6 +31,13 @@ enum fault_access {
 	FAULT_READ = 1u << 0,
 	FAULT_WRITE = 1u << 1,
 	FAULT_EXEC = 1u << 2,
+	/*
+	 * From __mm_populate (mlock, MAP_LOCKED, MAP_POPULATE, a locked
+	 * region's growth): when the host had to read the page, Linux drops
+	 * the lock, then populates again afresh (no FAULT_FLAG_TRIED), so the
+	 * fault that maps it counts as minor, not major.
+	 */
+	FAULT_POPULATE = 1u << 3,
 };
 
 /* What a fault came to (internal protocol; the access layer maps it to a signal). */

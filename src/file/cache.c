@@ -311,7 +311,7 @@ static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t 
  * a bound slot of the host file, or a zeroed frame of a shmem object.
  * 0, -ENOMEM, or the host's error from binding.
  */
-static int cache_add_locked(struct file_cache *c, uint64_t pgoff, pfn_t *out)
+static int cache_add_locked(struct file_cache *c, uint64_t pgoff, pfn_t *out, int advice)
 {
 	struct as_machine *m = c->m;
 	unsigned fa = (c->shmem ? FA_SHMEM : FA_FILE) | (c->host ? 0 : FA_ZERO);
@@ -328,7 +328,7 @@ static int cache_add_locked(struct file_cache *c, uint64_t pgoff, pfn_t *out)
 		pg->flags |= PG_SWAPBACKED;
 	if (c->host) {
 		rc = env_file_bind_page(frame_to_host(m, pfn), c->fd, pgoff << PAGE_SHIFT,
-					c->fd_writable, false);
+					c->fd_writable, false, advice);
 		if (rc) {
 			frame_put(m, pfn);
 			return rc;
@@ -345,7 +345,8 @@ static int cache_add_locked(struct file_cache *c, uint64_t pgoff, pfn_t *out)
 	return 0;
 }
 
-enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *out, bool *major)
+enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *out, bool *major,
+				  int advice)
 {
 	struct as_machine *m = c->m;
 	unsigned char res;
@@ -371,7 +372,7 @@ enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *o
 			resident_locked(c, pgoff, 1, &res);
 			*major = !res;
 		}
-		rc = cache_add_locked(c, pgoff, &pfn);
+		rc = cache_add_locked(c, pgoff, &pfn, advice);
 		if (rc == 0) {
 			if (c->host)
 				learn_folios_locked(c, &pfn, 1);
@@ -408,7 +409,7 @@ void file_cache_get_cached(struct file_cache *c, uint64_t first, uint64_t last, 
 		for (uint64_t i = 0; i < n; i++) {
 			fresh[i] = PFN_NONE;
 			if (pfns[i] == PFN_NONE && first + i < end && res[i] &&
-			    cache_add_locked(c, first + i, &fresh[i]) == 0)
+			    cache_add_locked(c, first + i, &fresh[i], 0) == 0)
 				pfns[i] = fresh[i];
 		}
 		learn_folios_locked(c, fresh, (size_t)n);
@@ -454,13 +455,17 @@ int file_cache_new(struct as_machine *m, bool host, bool shmem, int fd, bool fd_
 void file_cache_destroy(struct file_cache *c)
 {
 	struct as_machine *m = c->m;
+	uint64_t dropped;
 
 	pthread_mutex_lock(&c->lock);
-	cache_drop_from_locked(c, 0, UINT64_MAX);
+	dropped = cache_drop_from_locked(c, 0, UINT64_MAX);
 	ENV_BUG_ON(c->root || c->nr_pages);
 	env_file_view_release(c->view, c->view_len);
 	c->view = NULL;
 	pthread_mutex_unlock(&c->lock);
+	/* A shmem object's last reference truncates it: releasing its folios drains the LRU batches. */
+	if (c->shmem && dropped)
+		machine_lazyfree_drain(m);
 	if (c->fd >= 0) {
 		env_file_close(c->fd);
 		atomic_fetch_sub(&m->nr_host_fds, 1);
@@ -493,7 +498,7 @@ int file_cache_make_writable(struct file_cache *c, int wfd)
 	c->fd_writable = true;
 	while (index_next(c, from, &key, &pfn)) {
 		/* MAP_FIXED over the same file page: contents can't change, only the rights. */
-		if (env_file_bind_page(frame_to_host(c->m, pfn), nfd, key << PAGE_SHIFT, true, true) != 0)
+		if (env_file_bind_page(frame_to_host(c->m, pfn), nfd, key << PAGE_SHIFT, true, true, 0) != 0)
 			ENV_PANIC("cannot make cached page %llu of a file writable",
 				  (unsigned long long)key);
 		from = key + 1;
@@ -642,6 +647,33 @@ uint64_t file_reclaim(struct as_machine *m, uint64_t want)
 	return freed;
 }
 
+bool file_pageout_locked(struct file_cache *c, pfn_t pfn)
+{
+	struct page *pg = frame_page(c->m, pfn);
+	uint64_t pgoff = pg->index;
+	bool dirty = file_page_dirty(pg) || (pg->flags & PG_DIRTY);
+
+	if (pg->owner != (uintptr_t)c || index_lookup(c, pgoff) != pfn ||
+	    atomic_load(&pg->refcount) != 1 || atomic_load(&pg->mapcount) != 0)
+		return false;
+	if (c->host) {
+		void *va = frame_to_host(c->m, pfn);
+		unsigned hf = 0;
+
+		if (c->shmem)
+			return false;
+		/* The host's dirty flag is the truth when it tells (writes, writeback). */
+		if (env_host_page_flags(&va, 1, &hf) == 0 && (hf & ENV_HPF_PRESENT))
+			dirty = (hf & ENV_HPF_DIRTY) != 0;
+	}
+	if (dirty)
+		return false;
+	cache_drop_locked(c, pgoff, pfn); /* frees the frame: the slot is unbound */
+	if (c->host)
+		env_file_drop_cached(c->fd, pgoff << PAGE_SHIFT, PAGE_SIZE);
+	return true;
+}
+
 /* ---- What system calls ask of the cache ---- */
 
 void file_mincore(struct vm_area *v, uint64_t start, uint64_t end, unsigned char *vec)
@@ -724,7 +756,7 @@ int file_msync(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end
 int file_punch_range(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end)
 {
 	struct file_cache *c = v->file ? v->file->cache : NULL;
-	uint64_t first, last;
+	uint64_t first, last, dropped = 0;
 	int rc = 0;
 
 	if (!c)
@@ -735,10 +767,13 @@ int file_punch_range(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64
 	if (c->host)
 		rc = env_file_punch(c->fd, first << PAGE_SHIFT, (last - first) << PAGE_SHIFT);
 	if (rc == 0) {
-		cache_drop_from_locked(c, first, last);
+		dropped = cache_drop_from_locked(c, first, last);
 		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* Punching out cached folios releases a folio batch: the LRU batches drain. */
+	if (dropped)
+		machine_lazyfree_drain(c->m);
 	if (rc == 0)
 		file_sync_mm(mm);
 	return rc;

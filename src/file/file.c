@@ -121,6 +121,8 @@ void file_map_put(struct file_map *f)
 	pthread_mutex_unlock(&m->files_lock);
 	if (dead)
 		file_cache_destroy(dead);
+	if (f->huge_shift)
+		hugetlb_file_release(f);
 	fmap_free(f);
 }
 
@@ -410,4 +412,20 @@ int as_file_truncate(struct as_machine *m, int fd, uint64_t length)
 		cache_put(c);
 	}
 	return rc;
+}
+
+bool file_may_reveal(const struct file_map *f, const struct as_mm *mm)
+{
+	struct env_file_info info;
+	uint32_t bits;
+
+	if (f->kind != FILE_HOST || f->fd < 0 || env_file_info(f->fd, &info) != 0)
+		return true;
+	if (info.uid == mm->fsuid || mm_capable(mm, MM_CAP_FOWNER))
+		return true;
+	/* inode_permission(MAY_WRITE): the mount and the inode's flags first. */
+	if (info.rdonly_fs || info.immutable)
+		return false;
+	bits = info.gid == mm->fsgid ? info.mode >> 3 : info.mode;
+	return (bits & 2) || mm_capable(mm, MM_CAP_DAC_OVERRIDE);
 }

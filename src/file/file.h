@@ -84,6 +84,10 @@ struct file_map {
 	uint64_t ino;
 	const char *name;              /* a fixed name, or NULL to ask the host at print time */
 	char *name_owned;              /* standins: the copy name points at */
+	uint8_t huge_shift;            /* hugetlbfs files (mm/hugetlb.c): log2 of the huge
+	                                  page size; 0 for every other file */
+	uint64_t huge_resv;            /* [Z] hugetlbfs: huge pages the file's mappings
+	                                  reserved, given back when the file goes */
 	struct file_map *next, *prev;  /* [F] m->file_maps */
 };
 
@@ -148,6 +152,16 @@ static inline bool file_map_is_anon(const struct file_map *f)
 {
 	return f && f->kind == FILE_DEVZERO;
 }
+
+/*
+ * May mm see (mincore) and reclaim (MADV_PAGEOUT) f's page cache? Linux's
+ * can_do_mincore and can_do_file_pageout: mm owns the file (or has
+ * CAP_FOWNER), or could open it for writing (mode bits for its fsuid and
+ * fsgid, or CAP_DAC_OVERRIDE; never on a read-only mount or an immutable
+ * file). Asks the host at each call. Shmem objects are everyone's (mode
+ * 0777), and a file aspace can't ask about counts as allowed.
+ */
+bool file_may_reveal(const struct file_map *f, const struct as_mm *mm) AS_INTERNAL;
 
 /*
  * Before the first shared writable mapping of f (VM_SHARED): make the
@@ -227,12 +241,13 @@ uint64_t file_cache_size(struct file_cache *c) AS_INTERNAL;
 /*
  * The cached page at pgoff with a reference for the caller, creating it
  * (binding the host page, or a zeroed frame for shmem objects) when absent.
- * *major tells whether the host had to read it (a major fault). pgoff must
- * lie inside the file as the caller saw it; FILE_GET_SIGBUS if it no longer
- * does.
+ * *major tells whether the host had to read it (a major fault); `advice`
+ * (0, MADV_SEQUENTIAL, MADV_RANDOM: the region's VM_SEQ_READ/VM_RAND_READ)
+ * shapes the host's readahead for that read. pgoff must lie inside the
+ * file as the caller saw it; FILE_GET_SIGBUS if it no longer does.
  */
 enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *out,
-				  bool *major) AS_INTERNAL AS_MUST_CHECK;
+				  bool *major, int advice) AS_INTERNAL AS_MUST_CHECK;
 
 /*
  * Fault-around: for pgoff in [first, last] (inside the file), pfns[i] gets
@@ -272,6 +287,18 @@ void file_sync_mm_locked(struct as_mm *mm) AS_INTERNAL;
  * keep). Returns how many frames were freed. Takes files_lock and cache locks.
  */
 uint64_t file_reclaim(struct as_machine *m, uint64_t want) AS_INTERNAL;
+
+/*
+ * MADV_PAGEOUT's reclaim of page cache page pfn of c, which a space just
+ * unmapped: when nothing but the cache holds it and it is clean (for a
+ * host file: clean on the host), it leaves the cache and the host drops
+ * its copy, so the next fault reads it again (a major fault; a shmem
+ * object's page comes back zeroed); a dirty page stays cached (Linux
+ * writes back from kswapd only), and so does a page of a host tmpfs file
+ * (the host can't be made to drop it). True when it went. Called with
+ * c->lock held (and the space's pt_lock, below it).
+ */
+bool file_pageout_locked(struct file_cache *c, pfn_t pfn) AS_INTERNAL;
 
 /* mincore for a file region: vec[i] for the pages [start, end) of v not mapped in the space. */
 void file_mincore(struct vm_area *v, uint64_t start, uint64_t end, unsigned char *vec) AS_INTERNAL;

@@ -28,6 +28,10 @@ void as_machine_config_init(struct as_machine_config *cfg)
 	cfg->lsm_mmap_min_addr = 65536;
 	cfg->thp_align_anon = 1;
 	cfg->prefault = 0;
+	cfg->nr_hugepages_2m = 0;
+	cfg->hugepages_1g = 0;
+	cfg->nr_hugepages_1g = 0;
+	cfg->hugetlb_dev_minor = 0x11;
 }
 
 /* True when `cfg` describes a machine as_machine_new can build. */
@@ -43,6 +47,11 @@ static bool config_valid(const struct as_machine_config *cfg)
 	if (cfg->max_map_count == 0)
 		return false;
 	if ((cfg->stack_guard_gap & (PAGE_SIZE - 1)) != 0)
+		return false;
+	/* Huge page pools must fit in RAM (nr_hugepages can't exceed memory). */
+	if (cfg->nr_hugepages_2m > (cfg->ram_bytes >> 21) || cfg->hugepages_1g < 0 ||
+	    cfg->hugepages_1g > 1 || (!cfg->hugepages_1g && cfg->nr_hugepages_1g) ||
+	    cfg->nr_hugepages_1g > (cfg->ram_bytes >> 30))
 		return false;
 	return true;
 }
@@ -74,6 +83,8 @@ int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out)
 		goto fail;
 	m->cfg = *cfg;
 	m->nframes = cfg->ram_bytes >> PAGE_SHIFT;
+	m->huge_pool[0].total = m->huge_pool[0].free = cfg->nr_hugepages_2m;
+	m->huge_pool[1].total = m->huge_pool[1].free = cfg->nr_hugepages_1g;
 	m->zero_pfn = PFN_NONE;
 	m->ram = env_reserve(cfg->ram_bytes, cfg->prefault);
 	if (!m->ram)
@@ -218,6 +229,17 @@ int machine_check(struct as_machine *m, char *buf, size_t len)
 			return rc;
 	}
 	CHECK(m->zero_pfn < m->nframes, "the zero page is missing");
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t total, free, resv;
+
+		pthread_mutex_lock(&m->zone_lock);
+		total = m->huge_pool[i].total;
+		free = m->huge_pool[i].free;
+		resv = m->huge_pool[i].resv;
+		pthread_mutex_unlock(&m->zone_lock);
+		CHECK(resv <= free && free <= total, "huge page pool %u: resv %llu free %llu total %llu",
+		      i, (unsigned long long)resv, (unsigned long long)free, (unsigned long long)total);
+	}
 	zp = frame_page(m, m->zero_pfn);
 	CHECK((zp->flags & PG_KIND_MASK) == PG_RESERVED && atomic_load(&zp->refcount) >= 1,
 	      "the zero page %u has flags %#x refcount %d", m->zero_pfn, zp->flags,
@@ -266,8 +288,9 @@ static void lazyfree_drain_locked(struct as_machine *m)
 		pfn_t pfn = m->lazy_batch[i];
 		struct page *pg = frame_page(m, pfn);
 
-		if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED))
-			__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_SWAPBACKED, __ATOMIC_RELAXED);
+		/* lru_lazyfree: to the inactive file list, unreferenced, not swap-backed. */
+		if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED) && (pg->flags & PG_SWAPBACKED))
+			__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_SWAPBACKED | PG_REFERENCED), __ATOMIC_RELAXED);
 		frame_put(m, pfn);
 	}
 	m->lazy_count = 0;

@@ -202,6 +202,13 @@ struct as_machine {
 	_Atomic uint64_t fail_at;      /* [A] global allocs value at which to fail; 0 = never.
 	                                  While armed every attempt counts globally. */
 	_Atomic int64_t committed_pages; /* [A] vm_committed_as: pages charged by all spaces */
+	/*
+	 * hugetlbfs pools, one per huge page size (mm/hugetlb.c owns them):
+	 * [0] 2 MiB, [1] 1 GiB. total from the config; free pages not in use;
+	 * resv of the free ones promised to mappings (HugePages_Rsvd).
+	 * resv <= free <= total. [Z]
+	 */
+	struct { uint64_t total, free, resv; } huge_pool[2];
 
 	/* Slab caches for the library's own objects, created with the machine. */
 	struct slab_cache *caches;     /* [I] array of MC_NR, see machine_cache_specs */

@@ -103,6 +103,7 @@ struct exec_ctx {
 	struct exec_elf prog, interp;
 	bool has_interp;
 	enum exstack exstack;
+	struct as_exec_place place;  /* as_mm_exec_at: where the images go (0: exec's choice) */
 
 	/* What loading produced. */
 	uint64_t load_bias, e_entry, elf_entry, phdr_addr, interp_base, vdso_base;
@@ -669,7 +670,11 @@ static int map_program(struct exec_ctx *x)
 			total_size = total_mapping_size(p);
 			if (!total_size)
 				return -EINVAL;
-			if (x->has_interp) {
+			if (x->place.load_base) {
+				/* Where a randomized run put it (as_mm_exec_at): address 0 at load_base. */
+				load_bias = x->place.load_base + vaddr;
+				flags |= MAP_FIXED_NOREPLACE;
+			} else if (x->has_interp) {
 				/* A PIE program: at ELF_ET_DYN_BASE, aligned down as it asks. */
 				load_bias = elf_et_dyn_base(x->mm);
 				if (alignment)
@@ -756,10 +761,15 @@ static int map_interp(struct exec_ctx *x)
 
 		if (ph->p_type != PT_LOAD)
 			continue;
-		if (in->eh.e_type == ET_EXEC || load_addr_set)
+		if (in->eh.e_type == ET_EXEC || load_addr_set) {
 			flags |= MAP_FIXED;
-		else if (x->load_bias && in->eh.e_type == ET_DYN)
+		} else if (x->place.interp_base) {
+			/* Where a randomized run put it (as_mm_exec_at). */
+			load_addr = x->place.interp_base;
+			flags |= MAP_FIXED_NOREPLACE;
+		} else if (x->load_bias && in->eh.e_type == ET_DYN) {
 			load_addr = -vaddr;
+		}
 		map = elf_load(x, in->fd, load_addr + vaddr, ph, make_prot(ph->p_flags), flags,
 			       total_size);
 		total_size = 0;
@@ -1080,10 +1090,20 @@ static void exec_ctx_release(struct exec_ctx *x)
 int as_mm_exec(struct as_mm *mm, const char *path, char *const argv[], char *const envp[],
 	       struct as_exec_info *info)
 {
+	return as_mm_exec_at(mm, path, argv, envp, NULL, info);
+}
+
+int as_mm_exec_at(struct as_mm *mm, const char *path, char *const argv[], char *const envp[],
+		  const struct as_exec_place *at, struct as_exec_info *info)
+{
 	struct exec_ctx *x;
 	int rc;
 
 	if (!mm)
+		return -EINVAL;
+	/* A place is checked before the point of no return (its collisions only after, as Linux's). */
+	if (at && (PAGE_OFF(at->load_base) || PAGE_OFF(at->interp_base) || at->load_base >= mm->task_size ||
+		   at->interp_base >= mm->task_size))
 		return -EINVAL;
 	if (!path)
 		return -EFAULT;
@@ -1098,6 +1118,8 @@ int as_mm_exec(struct as_mm *mm, const char *path, char *const argv[], char *con
 	x->mm = mm;
 	x->filename = path;
 	x->interp.fd = -1;
+	if (at)
+		x->place = *at;
 	x->fd = env_exec_open(path);
 	if (x->fd < 0) {
 		rc = x->fd;

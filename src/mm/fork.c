@@ -116,6 +116,9 @@ static void inherit_mm_state(struct as_mm *child, const struct as_mm *parent)
 	for (int i = 0; i < RLIM_NLIMITS; i++)
 		child->rlim[i] = parent->rlim[i];
 	child->caps = parent->caps;
+	child->thp_disable = parent->thp_disable;
+	child->fsuid = parent->fsuid;
+	child->fsgid = parent->fsgid;
 }
 
 /* The body of fork with both mmap locks held. 0 or -ENOMEM (the child is then torn down by the caller). */

@@ -89,6 +89,7 @@ static struct as_mm *mm_alloc(struct as_machine *m)
 	mm->task_size = TASK_SIZE_MAX;
 	mm_default_rlimits(mm);
 	mm_pick_layout(mm);
+	env_host_ids(&mm->fsuid, &mm->fsgid);
 	atomic_init(&mm->users, 1);
 	atomic_init(&mm->holders, 1);
 	return mm;
@@ -280,6 +281,17 @@ int as_mm_set_caps(struct as_mm *mm, uint64_t caps)
 {
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	mm->caps = caps;
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	return 0;
+}
+
+int as_mm_set_ids(struct as_mm *mm, uint32_t uid, uint32_t gid)
+{
+	if (!mm)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mm->fsuid = uid;
+	mm->fsgid = gid;
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return 0;
 }

@@ -44,6 +44,8 @@
 #define MM_RLIM_INFINITY UINT64_MAX
 
 /* Capabilities that change mm behaviour (bit numbers from <linux/capability.h>). */
+#define MM_CAP_DAC_OVERRIDE 1
+#define MM_CAP_FOWNER 3
 #define MM_CAP_IPC_LOCK 14
 #define MM_CAP_SYS_RAWIO 17
 #define MM_CAP_SYS_ADMIN 21
@@ -96,6 +98,10 @@ struct as_mm {
 	/* Limits and privileges. */
 	struct rlimit rlim[RLIM_NLIMITS]; /* [W] */
 	uint64_t caps;                 /* [W] bitmask of 1 << CAP_xxx */
+	uint32_t fsuid, fsgid;         /* [W] the identity file permission checks use (no
+	                                  supplementary groups); the host's by default */
+	uint8_t thp_disable;           /* [W] prctl(PR_SET_THP_DISABLE): enum mm_thp_disable;
+	                                  kept by fork and exec */
 
 	/* Software TLBs of the threads accessing this space (access/tlb.c). */
 	_Atomic uint64_t tlb_gen;      /* [A] bumped by every invalidation */
@@ -107,6 +113,13 @@ struct as_mm {
 
 	_Atomic int users;             /* [A] tasks using the space */
 	_Atomic int holders;           /* [A] references to the object; users count as one */
+};
+
+/* Linux's MMF_DISABLE_THP_COMPLETELY and MMF_DISABLE_THP_EXCEPT_ADVISED. */
+enum mm_thp_disable {
+	MM_THP_ENABLED = 0,
+	MM_THP_DISABLE_ALL,            /* no huge page anywhere, not even MADV_COLLAPSE */
+	MM_THP_DISABLE_EXCEPT_ADVISED, /* only in MADV_HUGEPAGE regions and for MADV_COLLAPSE */
 };
 
 static inline bool mm_capable(const struct as_mm *mm, int cap)
@@ -214,6 +227,65 @@ void mm_exit_mmap(struct as_mm *mm) AS_INTERNAL;
  */
 int mm_special_fault(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t bits) AS_INTERNAL
 	AS_MUST_CHECK;
+
+/*
+ * ---- hugetlbfs: anonymous MAP_HUGETLB mappings (hugetlb.c) ----
+ *
+ * A MAP_HUGETLB|MAP_ANONYMOUS mapping maps a new unlinked hugetlbfs file
+ * ("/anon_hugepage (deleted)", a file_map with huge_shift set), as Linux's
+ * hugetlb_file_setup does; its regions are VM_HUGETLB | VM_DONTEXPAND and
+ * split only at huge page boundaries. The machine's pools
+ * (as_machine.huge_pool, [Z]) count free and reserved huge pages;
+ * mmap reserves the mapping's pages unless MAP_NORESERVE, and the file
+ * gives them back when it goes.
+ */
+
+/* The huge page shift MAP_HUGETLB's size bits ask for (21, or 30 if the machine has 1 GiB pages); 0: none. */
+unsigned hugetlb_shift_from_flags(const struct as_machine *m, uint64_t flags) AS_INTERNAL;
+/* A new anonymous hugetlbfs file of huge page shift `shift` (hugetlb_file_setup). 0 or -ENOMEM. */
+int hugetlb_file_setup(struct as_machine *m, unsigned shift, struct file_map **out) AS_INTERNAL
+	AS_MUST_CHECK;
+/* The huge page size of a region, or 0 if it is not VM_HUGETLB. */
+uint64_t hugetlb_vma_size(const struct vm_area *v) AS_INTERNAL;
+/*
+ * hugetlb_get_unmapped_area's checks for file f: -EINVAL for a length or a
+ * MAP_FIXED address not huge page aligned; else 0 with the hint *addr
+ * rounded up to a huge page and *align_mask the search's alignment.
+ */
+int hugetlb_area_check(const struct file_map *f, uint64_t *addr, uint64_t len, uint64_t flags,
+		       uint64_t *align_mask) AS_INTERNAL AS_MUST_CHECK;
+/*
+ * hugetlbfs_file_mmap for a new region [.., + len) at file page pgoff with
+ * *flags: adds VM_HUGETLB | VM_DONTEXPAND, refuses an offset that is not
+ * huge page aligned (-EINVAL), reserves the huge pages unless
+ * VM_NORESERVE (-ENOMEM when the pool can't). Mmap lock held.
+ */
+int hugetlb_mmap(struct as_mm *mm, struct file_map *f, uint64_t len, uint64_t pgoff,
+		 uint64_t *flags) AS_INTERNAL AS_MUST_CHECK;
+/* may_split: -EINVAL when addr is not on a huge page boundary of hugetlb region v, else 0. */
+int hugetlb_may_split(const struct vm_area *v, uint64_t addr) AS_INTERNAL AS_MUST_CHECK;
+/*
+ * mremap of hugetlb region v (align_hugetlb): round *old_len and *new_len
+ * up to huge pages; -EINVAL when addr or new_addr (even without
+ * MREMAP_FIXED) is not huge page aligned or the mapping would grow, else 0.
+ */
+int hugetlb_mremap_align(const struct vm_area *v, uint64_t addr, uint64_t new_addr,
+			 uint64_t *old_len, uint64_t *new_len) AS_INTERNAL AS_MUST_CHECK;
+/*
+ * MADV_DONTNEED and MADV_FREE on hugetlb region v (madvise_dontneed_free_valid_vma):
+ * only DONTNEED and DONTNEED_LOCKED, from a huge page aligned start, with
+ * *end rounded down to a huge page. false: -EINVAL.
+ */
+bool hugetlb_dontneed_valid(const struct vm_area *v, int behavior, uint64_t start,
+			    uint64_t *end) AS_INTERNAL;
+/* The last reference to a hugetlbfs file went: give its reservation back. */
+void hugetlb_file_release(struct file_map *f) AS_INTERNAL;
+/*
+ * A fault on a missing page of hugetlb region v: true when a huge page
+ * could be had (a reservation or a free unreserved page), false when the
+ * access gets SIGBUS (alloc_hugetlb_folio failing: -ENOSPC).
+ */
+bool hugetlb_fault_has_page(struct as_mm *mm, const struct vm_area *v) AS_INTERNAL;
 
 /* Validator (see the invariants above); 0 or -EUCLEAN with a description. */
 int mm_check(struct as_mm *mm, char *buf, size_t len) AS_INTERNAL;

@@ -27,6 +27,7 @@ struct map_line {
 	unsigned dev_major, dev_minor;
 	uint64_t ino;
 	const char *name;
+	uint64_t page_size; /* KernelPageSize/MMUPageSize: a hugetlb region's huge page size; 0: 4 KiB */
 };
 
 /* The name Linux shows for a region: file, special mapping, heap, stack. */
@@ -78,6 +79,7 @@ static void vma_map_line(const struct as_mm *mm, const struct vm_area *v, struct
 		.dev_minor = v->file ? v->file->dev_minor : 0,
 		.ino = v->file ? v->file->ino : 0,
 		.name = vma_name(mm, v, buf, NAME_MAX_LEN),
+		.page_size = hugetlb_vma_size(v),
 	};
 }
 
@@ -294,8 +296,8 @@ static void write_smaps_entry(FILE *out, const struct map_line *l, const struct 
 {
 	write_map_line(out, l);
 	put_kb(out, "Size:", l->end - l->start);
-	put_kb(out, "KernelPageSize:", PAGE_SIZE);
-	put_kb(out, "MMUPageSize:", PAGE_SIZE);
+	put_kb(out, "KernelPageSize:", l->page_size ? l->page_size : PAGE_SIZE);
+	put_kb(out, "MMUPageSize:", l->page_size ? l->page_size : PAGE_SIZE);
 	put_kb(out, "Rss:", s->resident);
 	put_kb(out, "Pss:", s->pss >> PSS_SHIFT);
 	put_kb(out, "Pss_Dirty:", s->pss_dirty >> PSS_SHIFT);

@@ -25,9 +25,11 @@
  * What aspace can't hold, and does differently:
  *  - no transparent huge pages: MADV_COLLAPSE checks what Linux checks and
  *    answers as Linux would, but leaves the small pages in place;
- *  - no swap and no reclaim: COLD ages the pages (clears their accessed
- *    bits), PAGEOUT can only drop lazily freed pages still clean, WILLNEED
- *    has nothing to read from swap, and the pages MADV_FREE marks lazily
+ *  - no swap: COLD ages the pages (clears their accessed bits), PAGEOUT
+ *    reclaims what needs no swap (clean lazily freed pages; page cache
+ *    pages, which are unmapped and leave the cache when clean, as this
+ *    host's kernel does without swap), WILLNEED has nothing to read from
+ *    swap, and the pages MADV_FREE marks lazily
  *    freed stay mapped with their data (what Linux shows until memory runs
  *    short; Linux's LazyFree count may lag by a per-CPU batch of pages);
  *  - MADV_DONTNEED leaves emptied page tables in place (Linux 6.18 frees
@@ -232,12 +234,12 @@ static int advise_flags(struct madv *a)
 /* ---- page advice ---- */
 
 /* DONTNEED and FREE refuse locked (unless DONTNEED_LOCKED) and PFN-mapped regions. */
-static bool dontneed_free_valid(const struct madv *a)
+static bool dontneed_free_valid(struct madv *a)
 {
 	uint64_t forbidden = VM_PFNMAP;
 
 	if (a->v->flags & VM_HUGETLB)
-		return false; /* aspace has no hugetlbfs regions */
+		return hugetlb_dontneed_valid(a->v, a->behavior, a->start, &a->end);
 	if (a->behavior != MADV_DONTNEED_LOCKED)
 		forbidden |= VM_LOCKED;
 	return !(a->v->flags & forbidden);
@@ -248,6 +250,7 @@ struct age {
 	struct as_mm *mm;
 	int behavior;
 	bool changed;
+	struct file_cache *cache;  /* PAGEOUT of a file region: its page cache, locked */
 };
 
 /* A page's descriptor flags change atomically: other spaces may map it too. */
@@ -264,7 +267,10 @@ static void page_clear_flags(struct page *pg, uint32_t bits)
  *    it is in use again;
  *  COLD: a page this space alone maps loses its accessed bits;
  *  PAGEOUT: reclaim, with no swap: a page this space alone maps loses its
- *    referenced bit, and a lazily freed page still clean is dropped.
+ *    referenced bit; a lazily freed page still clean is dropped; a page
+ *    cache page (file or shmem) is unmapped, and leaves the cache too when
+ *    clean (file_pageout_locked); other anonymous pages stay, for want
+ *    of swap.
  */
 static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 {
@@ -303,9 +309,18 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		if (mapcount != 1)
 			return 0;
 		page_clear_flags(pg, PG_REFERENCED);
-		if ((pg->flags & (PG_ANON | PG_SWAPBACKED | PG_DIRTY)) == PG_ANON && !(e & PTE_D)) {
-			/* The TLBs were shot down before this pass. */
+		/* The TLBs were shot down before this pass. */
+		if (pg->flags & PG_ANON) {
+			if ((pg->flags & (PG_SWAPBACKED | PG_DIRTY)) == 0 && !(e & PTE_D))
+				mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));
+			return 0;
+		}
+		/* try_to_unmap, then a clean page leaves the cache (the entry's dirty bit goes to the page first). */
+		if (g->cache && pg->owner == (uintptr_t)g->cache && !(pg->flags & PG_MLOCKED)) {
+			pfn_t pfn = pte_pfn(e);
+
 			mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));
+			(void)file_pageout_locked(g->cache, pfn);
 		}
 		return 0;
 	}
@@ -316,11 +331,20 @@ static void age_range(struct madv *a)
 	struct age g = { .mm = a->mm, .behavior = a->behavior };
 
 	/* PAGEOUT may free pages: no TLB may still reach them. */
-	if (a->behavior == MADV_PAGEOUT)
+	if (a->behavior == MADV_PAGEOUT) {
 		mm_flush_tlb_range(a->mm, a->start, a->end);
+		/* Page cache pages only of files the caller owns or may write (can_do_file_pageout). */
+		if (a->v->file && a->v->file->cache && file_may_reveal(a->v->file, a->mm))
+			g.cache = a->v->file->cache;
+	}
+	/* Lock order: the page cache's lock above the page tables'. */
+	if (g.cache)
+		pthread_mutex_lock(&g.cache->lock);
 	pthread_mutex_lock(&a->mm->pt_lock);
 	(void)pgtable_for_each(&a->mm->pt, a->start, a->end, age_leaf, &g);
 	pthread_mutex_unlock(&a->mm->pt_lock);
+	if (g.cache)
+		pthread_mutex_unlock(&g.cache->lock);
 	if (g.changed)
 		want_flush(a, a->start, a->end);
 }
@@ -364,6 +388,9 @@ static int advise_remove(struct madv *a)
 		return -EINVAL;
 	if ((v->flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return -EACCES;
+	/* hugetlbfs_punch_hole: its files hold no pages in aspace (faults are not modelled). */
+	if (v->file->huge_shift)
+		return 0;
 	return file_punch_range(a->mm, a->v, a->start, a->end);
 }
 
@@ -376,7 +403,7 @@ static int found_page(void *ctx, uint64_t va, pte_t *ptep)
 /*
  * COLLAPSE (madvise_collapse): the region must be able to hold a huge page
  * (thp_vma_allowable_order with a forced collapse): not VM_NOHUGEPAGE,
- * special or hugetlb, an aligned 2 MiB range inside it, and an anonymous
+ * not in a process that disabled THP altogether (prctl), special or hugetlb, an aligned 2 MiB range inside it, and an anonymous
  * object already. Then each 2 MiB block of the range collapses if it maps
  * a page at all (Linux would replace the small pages with one huge page);
  * a block with none fails the call with -EINVAL.
@@ -388,6 +415,9 @@ static int advise_collapse(struct madv *a)
 	int fail = 0;
 
 	if (v->flags & (VM_NOHUGEPAGE | VM_HUGETLB) || vma_is_special(v->flags))
+		return -EINVAL;
+	/* PR_SET_THP_DISABLE without PR_THP_DISABLE_EXCEPT_ADVISED forbids even a forced collapse. */
+	if (a->mm->thp_disable == MM_THP_DISABLE_ALL)
 		return -EINVAL;
 	/* The highest 2 MiB block that ends inside the region must start inside it. */
 	last_block = (v->end - PMD_SIZE) & ~(PMD_SIZE - 1);
@@ -500,7 +530,13 @@ static int advise_region(struct madv *a)
 	case MADV_REMOVE:
 		return advise_remove(a);
 	case MADV_WILLNEED:
-		/* Anonymous memory with nothing swapped out: nothing to read ahead. */
+		/*
+		 * Anonymous memory and shmem have nothing swapped out to read
+		 * ahead, but their swap-in path still ends with lru_add_drain;
+		 * a file's readahead (private /dev/zero's too) does not drain.
+		 */
+		if (!a->v->file || (a->v->file->cache && a->v->file->cache->shmem))
+			machine_lazyfree_drain(a->mm->m);
 		return 0;
 	case MADV_COLD:
 	case MADV_PAGEOUT:
@@ -567,6 +603,12 @@ static int populate(struct as_mm *mm, uint64_t start, uint64_t end, bool write)
 	uint64_t need = write ? VM_WRITE : VM_READ;
 	int err = 0;
 
+	/*
+	 * Measured on 6.18: every MADV_POPULATE_* that gets past the argument
+	 * checks drains the LRU batches, even one that finds no region
+	 * (-ENOMEM) or a PROT_NONE one (-EINVAL).
+	 */
+	machine_lazyfree_drain(mm->m);
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	while (start < end) {
 		struct vm_area *v = vma_lookup(&mm->tree, start);

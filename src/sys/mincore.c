@@ -9,6 +9,10 @@
  * stored. A range that runs into unmapped memory is -ENOMEM once the
  * chunks before the hole are stored.
  *
+ * A file region of a file the caller neither owns nor may write shows
+ * every page resident, whatever is cached or mapped (can_do_mincore: the
+ * page cache is nobody else's business).
+ *
  * A page is resident when its entry is present: a page of its own, the
  * zero page, or a page of a PROT_NONE region. Empty entries, guard markers
  * and other software entries are not resident (anonymous memory has no
@@ -65,6 +69,11 @@ static long mincore_chunk(struct as_mm *mm, uint64_t addr, uint64_t pages, unsig
 	if (end > v->end)
 		end = v->end;
 	n = (end - addr) >> PAGE_SHIFT;
+	/* A file the caller neither owns nor may write: every page "resident" (can_do_mincore). */
+	if (v->file && !file_map_is_anon(v->file) && !file_may_reveal(v->file, mm)) {
+		memset(vec, 1, n);
+		return (long)n;
+	}
 	/* An empty entry of a file region is resident when its page is in the page cache. */
 	if (v->file && !file_map_is_anon(v->file))
 		file_mincore(v, addr, end, vec);

@@ -198,12 +198,17 @@ long sys_mlock2(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags)
 
 long sys_munlock(struct as_mm *mm, uint64_t start, uint64_t len)
 {
+	uint64_t locked_before;
 	long err;
 
 	len = PAGE_ALIGN(len + (start & ~PAGE_MASK));
 	start &= PAGE_MASK;
 	pthread_rwlock_wrlock(&mm->mmap_lock);
+	locked_before = mm->locked_vm;
 	err = apply_lock_flags(mm, start, len, 0);
+	/* Unlocking a region flushes the LRU batches too (mlock_vma_pages_range), pages or not. */
+	if (mm->locked_vm < locked_before)
+		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return err;
@@ -268,8 +273,13 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags)
 
 long sys_munlockall(struct as_mm *mm)
 {
+	uint64_t locked_before;
+
 	pthread_rwlock_wrlock(&mm->mmap_lock);
+	locked_before = mm->locked_vm;
 	apply_mlockall_flags(mm, 0);
+	if (mm->locked_vm < locked_before)
+		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return 0;

@@ -142,8 +142,12 @@ static bool hint_free(struct as_mm *mm, uint64_t addr, uint64_t len)
 	return !v || addr + len <= vm_start_gap(mm, v);
 }
 
-/* x86's bottom-up get_unmapped_area (arch_get_unmapped_area). */
-static int64_t get_area_bottomup(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+/*
+ * x86's bottom-up get_unmapped_area (arch_get_unmapped_area); align_mask
+ * is a hugetlbfs file's huge page alignment (get_align_mask), else 0.
+ */
+static int64_t get_area_bottomup(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t flags,
+				 uint64_t align_mask)
 {
 	uint64_t begin = mm->mmap_legacy_base, end = TASK_SIZE_MAX;
 	struct unmapped_area_info info = { 0 };
@@ -164,6 +168,7 @@ static int64_t get_area_bottomup(struct as_mm *mm, uint64_t addr, uint64_t len, 
 	info.length = len;
 	info.low_limit = begin;
 	info.high_limit = end;
+	info.align_mask = align_mask;
 	return vm_unmapped_area(mm, &info);
 }
 
@@ -174,7 +179,8 @@ static bool hint_valid(const struct as_mm *mm, uint64_t addr, uint64_t len)
 }
 
 /* x86's top-down get_unmapped_area, falling back to bottom-up when it finds nothing. */
-static int64_t get_area_topdown(struct as_mm *mm, uint64_t addr0, uint64_t len, uint64_t flags)
+static int64_t get_area_topdown(struct as_mm *mm, uint64_t addr0, uint64_t len, uint64_t flags,
+				uint64_t align_mask)
 {
 	struct unmapped_area_info info = { .topdown = true };
 	uint64_t addr = addr0;
@@ -193,17 +199,18 @@ static int64_t get_area_topdown(struct as_mm *mm, uint64_t addr0, uint64_t len, 
 		info.length = len;
 		info.low_limit = (flags & MAP_ABOVE4G) ? SZ_4G : PAGE_SIZE;
 		info.high_limit = mm->mmap_base;
+		info.align_mask = align_mask;
 		r = vm_unmapped_area(mm, &info);
 		if (r >= 0)
 			return r;
 	}
-	return get_area_bottomup(mm, addr0, len, flags);
+	return get_area_bottomup(mm, addr0, len, flags, align_mask);
 }
 
 static int64_t mm_get_area(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
 {
-	return mm->topdown ? get_area_topdown(mm, addr, len, flags)
-			   : get_area_bottomup(mm, addr, len, flags);
+	return mm->topdown ? get_area_topdown(mm, addr, len, flags, 0)
+			   : get_area_bottomup(mm, addr, len, flags, 0);
 }
 
 /*
@@ -251,7 +258,16 @@ int64_t sys_get_unmapped_area_file(struct as_mm *mm, const struct file_map *file
 
 	if (len > mm->task_size)
 		return -ENOMEM;
-	if (file) {
+	if (file && file->huge_shift) {
+		/* hugetlb_get_unmapped_area: huge page aligned, searched with that alignment. */
+		uint64_t align_mask;
+
+		r = hugetlb_area_check(file, &addr, len, flags, &align_mask);
+		if (r)
+			return r;
+		r = mm->topdown ? get_area_topdown(mm, addr, len, flags, align_mask)
+				: get_area_bottomup(mm, addr, len, flags, align_mask);
+	} else if (file) {
 		bool shmem = file->shmem_area || (file->kind == FILE_DEVZERO && (flags & MAP_SHARED));
 
 		if (file->thp_align && !shmem)
@@ -412,8 +428,8 @@ bool sys_mlock_future_ok(struct as_mm *mm, uint64_t flags, uint64_t bytes)
 
 /*
  * What the file's mmap_prepare says about a new region of it (after the
- * limits and the commit charge, before anything is unmapped, as in Linux's
- * __mmap_region): ext4 and xfs refuse MAP_SYNC without DAX; a shared
+ * limits and the commit charge, after the old range's entries were
+ * cleared, as in Linux's __mmap_region): ext4 and xfs refuse MAP_SYNC without DAX; a shared
  * mapping of /dev/zero or anonymous memory gets a new shmem object
  * (shmem_zero_setup), which *file then names; the first shared writable
  * mapping of a host file makes the cache's slots writable. 0 or -errno.
@@ -475,7 +491,8 @@ static int64_t mmap_region(struct as_mm *mm, struct file_map *file, uint64_t add
 	rc = -ENOMEM;
 	if (!mm_may_expand_vm(mm, flags, pages - u.nr_pages))
 		goto err_free;
-	if (accountable_mapping(flags)) {
+	/* hugetlbfs pages are reserved from the pool, never charged (accountable_mapping). */
+	if (accountable_mapping(flags) && !(file && file->huge_shift)) {
 		charged = pages - u.nr_accounted;
 		if (charged && mm_vm_enough_memory(mm, charged) != 0)
 			goto err_free;
@@ -483,14 +500,35 @@ static int64_t mmap_region(struct as_mm *mm, struct file_map *file, uint64_t add
 	}
 	/* The region's own reference on its file (or a new shmem object). */
 	rc = mmap_prepare_file(mm, &file, len, flags);
-	if (rc)
+	if (rc) {
+		/*
+		 * Linux clears the old range's entries before the file's
+		 * mmap_prepare runs (vms_clean_up_area), so a failure there
+		 * can't put the old regions back: it completes their unmap
+		 * and leaves a hole (MAP_FIXED with MAP_SYNC on ext4).
+		 */
+		sys_unmap_commit(mm, &u);
 		goto err_unacct;
+	}
 	/* The old regions' charge carries over to the new one. */
 	if (flags & VM_ACCOUNT)
 		u.nr_accounted = 0;
 
 	/* Commit. */
 	sys_unmap_commit(mm, &u);
+	if (file && file->huge_shift) {
+		/*
+		 * hugetlbfs_file_mmap runs after the old range is gone (Linux
+		 * clears it before calling ->mmap): a failure here leaves the
+		 * range unmapped, as Linux does.
+		 */
+		rc = hugetlb_mmap(mm, file, len, pgoff, &flags);
+		if (rc) {
+			file_map_put(file);
+			vma_free(mm, fresh);
+			return rc;
+		}
+	}
 	g = (struct vma_merge){
 		.mm = mm,
 		.start = addr,
@@ -521,7 +559,12 @@ static int64_t mmap_region(struct as_mm *mm, struct file_map *file, uint64_t add
 	}
 	mm_stat_account(mm, flags, (int64_t)pages);
 	if (flags & VM_LOCKED) {
-		if (vma_is_special(flags))
+		/*
+		 * Regions Linux never locks (vma_supports_mlock) lose the lock
+		 * mlockall(MCL_FUTURE) gave them, onfault too, so the populate
+		 * the caller asked for while the flag was set faults them in.
+		 */
+		if (vma_is_special(flags) || (flags & VM_DROPPABLE))
 			v->flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
 		else
 			mm->locked_vm += pages;
@@ -666,6 +709,9 @@ static int64_t do_mmap(struct as_mm *mm, struct file_map *file, uint64_t addr, u
 checked:
 	if ((flags & MAP_NORESERVE) && mm->m->cfg.overcommit_memory != 2)
 		vm_flags |= VM_NORESERVE;
+	/* A hugetlbfs mapping skips its reservation whatever the overcommit mode. */
+	if ((flags & MAP_NORESERVE) && file && file->huge_shift)
+		vm_flags |= VM_NORESERVE;
 
 	r = mmap_region(mm, file, addr, len, vm_flags, pgoff);
 	if (r >= 0 && ((vm_flags & VM_LOCKED) || (flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE))
@@ -716,7 +762,17 @@ long sys_mmap(struct as_mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint
 			return -EINVAL;
 		}
 	} else if (flags & MAP_HUGETLB) {
-		return -ENOMEM; /* no huge pages are reserved, as on a default kernel */
+		/* An unlinked hugetlbfs file of the size the flags name (ksys_mmap_pgoff). */
+		unsigned shift = hugetlb_shift_from_flags(mm->m, flags);
+		uint64_t size = 1ull << shift;
+		int rc;
+
+		if (!shift)
+			return -EINVAL;
+		len = (len + size - 1) & ~(size - 1); /* a length that wraps becomes 0: EINVAL */
+		rc = hugetlb_file_setup(mm->m, shift, &file);
+		if (rc)
+			return rc;
 	}
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	file_sync_mm(mm);

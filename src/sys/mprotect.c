@@ -15,8 +15,10 @@
  * Page tables: every present leaf of a changed range is rewritten to the
  * region's new rights in the encoding fault.h describes (US cleared for
  * PROT_NONE, NX unless VM_EXEC). Write permission is granted in the entry
- * only where Linux grants it without a fault: regions shared and writable,
- * and exclusive anonymous pages of private writable regions (its
+ * only where Linux grants it without a fault: regions shared and writable
+ * (for files whose dirtying the kernel tracks, only entries already dirty:
+ * write-notify, file_writenotify), and exclusive anonymous pages of
+ * private writable regions (its
  * MM_CP_TRY_CHANGE_WRITABLE rule); every other page of a private region
  * stays read-only until a write fault decides between reuse and copy.
  * The software TLBs are shot down whenever an entry lost a right.
@@ -55,6 +57,7 @@ static uint64_t prot_to_vm(uint64_t prot)
 struct pte_change {
 	struct as_mm *mm;
 	uint64_t flags;            /* the region's new flags */
+	bool writenotify;          /* the region's file wants write faults (file_writenotify) */
 	bool lost_right;
 };
 
@@ -72,8 +75,13 @@ static pte_t new_leaf(const struct pte_change *c, pte_t old)
 
 	if (!(f & VM_WRITE) || (old & PTE_SPECIAL))
 		return e;
+	/*
+	 * Shared: writable unless the file wants to hear of the first write
+	 * (vma_wants_writenotify); then only entries already dirty are, the
+	 * others wait for a write fault (can_change_shared_pte_writable).
+	 */
 	if (f & VM_SHARED)
-		return e | PTE_RW;
+		return c->writenotify && !(old & PTE_D) ? e : e | PTE_RW;
 	pg = frame_page(c->mm->m, pte_pfn(old));
 	if ((pg->flags & PG_ANON) && (pg->flags & PG_ANON_EXCLUSIVE))
 		e |= PTE_RW;
@@ -97,10 +105,10 @@ static int change_leaf(void *ctx, uint64_t va, pte_t *ptep)
 	return 0;
 }
 
-/* Rewrite the present leaves of [start, end) for the region's new flags. */
-static void change_protection(struct mprot *p, uint64_t flags, uint64_t start, uint64_t end)
+/* Rewrite the present leaves of [start, end) of region v for its new flags. */
+static void change_protection(struct mprot *p, const struct vm_area *v, uint64_t start, uint64_t end)
 {
-	struct pte_change c = { .mm = p->mm, .flags = flags };
+	struct pte_change c = { .mm = p->mm, .flags = v->flags, .writenotify = file_writenotify(v) };
 
 	pthread_mutex_lock(&p->mm->pt_lock);
 	(void)pgtable_for_each(&p->mm->pt, start, end, change_leaf, &c);
@@ -160,7 +168,7 @@ static int mprotect_fixup(struct mprot *p, struct vm_area *v, uint64_t start, ui
 	r->flags = newflags | (r->flags & VM_STICKY);
 	*out = r;
 
-	change_protection(p, r->flags, start, end);
+	change_protection(p, r, start, end);
 	if ((oldflags & VM_ACCOUNT) && !(newflags & VM_ACCOUNT))
 		mm_vm_unacct(mm, nrpages);
 	/* A locked private region turning writable is faulted in for writing now. */

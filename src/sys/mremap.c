@@ -75,6 +75,10 @@ static int check_region(struct remap *r)
 
 	if (!v)
 		return -EFAULT;
+	/* hugetlb: lengths rounded up to huge pages, aligned addresses, no growth (align_hugetlb). */
+	if ((v->flags & VM_HUGETLB) &&
+	    hugetlb_mremap_align(v, r->addr, r->new_addr, &r->old_len, &r->new_len) != 0)
+		return -EINVAL;
 	if (r->new_len == r->old_len)
 		r->type = REMAP_NO_RESIZE, r->delta = 0;
 	else if (r->new_len < r->old_len)

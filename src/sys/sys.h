@@ -65,5 +65,8 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags) AS_INTERNAL;
 long sys_munlockall(struct as_mm *mm) AS_INTERNAL;
 long sys_msync(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags) AS_INTERNAL;
 long sys_mincore(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t vec) AS_INTERNAL;
+/* prctl: PR_SET_THP_DISABLE and PR_GET_THP_DISABLE (prctl.c); other options -ENOSYS. */
+long sys_prctl(struct as_mm *mm, uint64_t option, uint64_t a2, uint64_t a3, uint64_t a4,
+	       uint64_t a5) AS_INTERNAL;
 
 #endif

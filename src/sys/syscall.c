@@ -38,6 +38,8 @@ long as_syscall(struct as_mm *mm, long nr, uint64_t a0, uint64_t a1, uint64_t a2
 		return sys_msync(mm, a0, a1, a2);
 	case SYS_mincore:
 		return sys_mincore(mm, a0, a1, a2);
+	case SYS_prctl:
+		return sys_prctl(mm, a0, a1, a2, a3, a4);
 	default:
 		return -ENOSYS;
 	}

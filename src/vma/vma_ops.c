@@ -80,6 +80,13 @@ int vma_split(struct as_mm *mm, struct vm_area *v, uint64_t addr, bool new_below
 	struct vm_area *n;
 
 	ENV_BUG_ON(addr <= v->start || addr >= v->end || (addr & ~PAGE_MASK));
+	/* The region's may_split: hugetlb regions split only at huge page boundaries. */
+	if (v->flags & VM_HUGETLB) {
+		int rc = hugetlb_may_split(v, addr);
+
+		if (rc)
+			return rc;
+	}
 	n = vma_alloc(mm);
 	if (!n)
 		return -ENOMEM;

@@ -30,8 +30,9 @@ for w in mmap munmap mprotect mremap madvise mlock mlock2 munlock mlockall munlo
 done
 
 # Missing or extra arguments
-for c in run maps stats pagetable report; do
-	run 2 "$ASPACE" "$c" && has "$ERR" "which script?"
+run 2 "$ASPACE" run && has "$ERR" "which script?"
+for c in maps stats pagetable report; do
+	run 2 "$ASPACE" "$c" && has "$ERR" "which script or log?"
 done
 run 2 "$ASPACE" run a b; has "$ERR" "one script at a time"
 run 2 "$ASPACE" run --step; has "$ERR" "aspace run:"

@@ -58,7 +58,25 @@ if command -v strace >/dev/null 2>&1 && [ "$(cat /proc/sys/kernel/randomize_va_s
 	strace -f -y -s 4096 -e trace=memory,execve,clone,clone3,fork,vfork -o rnd.log /bin/true
 	"$ASPACE" replay rnd.log >"$OUT" 2>"$ERR"
 	has "$OUT" "recorded with address randomization on: replayed at the recorded addresses"
+	# The program and ld.so where the log's relro mprotects say exec put them: every call matches.
+	has "$OUT" "/bin/true placed as the log's relro mprotects say: the program at 0x"
+	has "$OUT" ", 0 differed"
 	no_crash rnd.log
+	# A "#!" script and its children: the interpreters placed the same way.
+	printf '#!/bin/sh\nls / >/dev/null\n' >rnd.sh
+	chmod +x rnd.sh
+	strace -f -y -s 4096 -e trace=memory,execve,clone,clone3,fork,vfork -o rnd2.log ./rnd.sh
+	"$ASPACE" replay rnd2.log >"$OUT" 2>"$ERR"
+	has "$OUT" "./rnd.sh placed as the log's relro mprotects say"
+	has "$OUT" "/usr/bin/ls placed as the log's relro mprotects say"
+	has "$OUT" ", 0 differed"
+	no_crash rnd2.log
+	# Its views and report show the images at the recorded addresses.
+	"$ASPACE" replay rnd.log >"$OUT" 2>"$ERR"
+	prog=$(sed -n 's/.*\/bin\/true placed as .* the program at 0x\([0-9a-f]*\),.*/\1/p' "$OUT")
+	[ -n "$prog" ] || fail "the replay did not say where the program went"
+	run 0 "$ASPACE" maps --step 1 rnd.log
+	has "$OUT" "$prog-"
 fi
 
 # Malformed logs: exit 2, the line named, no crash.

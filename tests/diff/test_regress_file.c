@@ -219,6 +219,101 @@ static void test_regress_file_mremap_grow_locked(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * Shared file pages populated for reading, then made writable by mprotect:
+ * clean entries stay read-only (write-notify), the first write faults
+ * (minflt kernel 1, aspace 0).
+ */
+static void test_regress_file_shared_populate_read_mprotect_write(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000020000ull, 0xb000ull, PROT_READ, MAP_SHARED, RG_FD(1), 0),
+		ORC_MADVISE(0x200000023000ull, 0x1000ull, MADV_POPULATE_READ),
+		ORC_MPROTECT(0x200000024000ull, 0x4000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x2000000273c5ull, 1, 0xc3ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * The other branches of write-notify under mprotect: a shared file entry
+ * already dirty becomes writable again (no fault at the next write), a
+ * clean one does not (one fault); shared anonymous memory (shmem, no
+ * write-notify) gets every entry writable (no fault).
+ */
+static void test_regress_file_shared_dirty_mprotect_writable(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(1), 0),
+		ORC_WRITE(0x200000100000ull, 1, 0x11ull),
+		ORC_READ(0x200000101000ull, 1),
+		ORC_MPROTECT(0x200000100000ull, 0x4000ull, PROT_READ),
+		ORC_MPROTECT(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x200000100000ull, 1, 0x12ull),
+		ORC_WRITE(0x200000101000ull, 1, 0x12ull),
+		ORC_WRITE(0x200000102000ull, 1, 0x12ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_regress_file_shmem_mprotect_writable(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP(0x200000100000ull, 0x4000ull, PROT_READ, MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED),
+		ORC_READ(0x200000100000ull, 1),
+		ORC_READ(0x200000101000ull, 1),
+		ORC_MPROTECT(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x200000100000ull, 1, 0x12ull),
+		ORC_WRITE(0x200000101000ull, 1, 0x12ull),
+		ORC_MPROTECT(0x200000100000ull, 0x4000ull, PROT_READ),
+		ORC_MPROTECT(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE),
+		ORC_WRITE(0x200000100000ull, 1, 0x12ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * A failed COW's anonymous object in the merge rules: a new mapping next
+ * to the region merges (its chain is singular), as does an mprotect
+ * round trip; in a forked child (chain of two) nothing merges any more.
+ */
+static void test_regress_file_failed_cow_merge_rules(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0xe000ull),
+		ORC_WRITE(0x200000103000ull, 1, 0x12ull),
+		ORC_MMAP_FD(0x200000104000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x12000ull),
+		ORC_MPROTECT(0x200000101000ull, 0x1000ull, PROT_READ),
+		ORC_MPROTECT(0x200000101000ull, 0x1000ull, PROT_READ|PROT_WRITE),
+		ORC_FORK(),
+		ORC_WRITE(0x200000105000ull, 1, 0x12ull),
+		ORC_MMAP_FD(0x200000106000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x14000ull),
+		ORC_MMAP_FD(0x2000000fe000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0xc000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * mlockall(MCL_FUTURE), then a private writable mapping of a file ftruncate
+ * grew: populating its holes reads them on the host, yet each counts as a
+ * minor fault (kernel minflt 5; aspace counted one major, minflt 4), since
+ * __mm_populate retries afresh after the lock was dropped for the read.
+ */
+static void test_regress_file_mcl_future_hole_minor_faults(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MLOCKALL(MCL_FUTURE),
+		ORC_FTRUNCATE(RG_FD(0), 0x14000ull),
+		ORC_MMAP_FD(0x200000001000ull, 0x4471ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED_NOREPLACE, RG_FD(0), 0x3000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +333,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_file_fault_sequential_after_truncate),
 		cmocka_unit_test(test_regress_file_pageout),
 		cmocka_unit_test(test_regress_file_mremap_grow_locked),
+		cmocka_unit_test(test_regress_file_mcl_future_hole_minor_faults),
+		cmocka_unit_test(test_regress_file_shared_populate_read_mprotect_write),
+		cmocka_unit_test(test_regress_file_shared_dirty_mprotect_writable),
+		cmocka_unit_test(test_regress_file_shmem_mprotect_writable),
+		cmocka_unit_test(test_regress_file_failed_cow_merge_rules),
 	};
 
 	orc_init(argc, argv);

@@ -165,6 +165,23 @@ static void test_regress_lazyfree_populate_read_drains(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * Any MADV_POPULATE_* past the argument checks drains the batch, even one
+ * that finds no region (-ENOMEM); an unaligned one (-EINVAL) does not.
+ */
+static void test_regress_lazyfree_populate_enomem_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x8000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_WRITE(ORC_REF(0, 0x7000), 1, 0xc3ull),
+		ORC_MADVISE(ORC_REF(0, 0), 0x8000ull, MADV_FREE),
+		ORC_MADVISE(ORC_REF(0, 1), 0x1000ull, MADV_POPULATE_READ),
+		ORC_MADVISE(0x10000ull, 0x1000ull, MADV_POPULATE_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +196,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_mlock_enomem_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_mlock2_enomem_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_populate_read_drains),
+		cmocka_unit_test(test_regress_lazyfree_populate_enomem_drains),
 	};
 
 	orc_init(argc, argv);

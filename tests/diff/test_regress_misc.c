@@ -51,6 +51,77 @@ static void test_regress_pageout_shmem(void **state)
 }
 
 /*
+ * What MADV_PAGEOUT leaves behind, without swap (checked with mincore and
+ * the faults of a later access): a shmem page that was only read is
+ * dropped (mincore 0, comes back zeroed), a written one is unmapped but
+ * stays cached (mincore 1, its data back at a minor fault); private
+ * anonymous memory stays mapped and Referenced.
+ */
+static void test_regress_pageout_shmem_refault(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP(0, 0x3000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS),
+		ORC_MMAP(0, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_WRITE(ORC_REF(0, 0x1000), 1, 0x5a),
+		ORC_WRITE(ORC_REF(1, 0), 1, 0x11),
+		ORC_MADVISE(ORC_REF(0, 0), 0x3000ull, MADV_PAGEOUT),
+		ORC_MADVISE(ORC_REF(1, 0), 0x1000ull, MADV_PAGEOUT),
+		ORC_MINCORE(ORC_REF(0, 0), 0x3000ull, ORC_REF(1, 0x1000)),
+		ORC_READ(ORC_REF(0, 0x1000), 1),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_READ(ORC_REF(1, 0), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * MADV_PAGEOUT of file pages: a page the space alone maps is unmapped
+ * and, dirty as the fuzzer's files are (just written), stays cached; after
+ * msync(MS_SYNC) it is clean and leaves the page cache (mincore 0, the
+ * next read a major fault). A page a forked child maps too is left alone.
+ */
+static void test_regress_pageout_file_clean_dirty(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x2000ull, PROT_READ|PROT_WRITE, MAP_SHARED, RG_FD(1), 0),
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ, MAP_PRIVATE, RG_FD(1), 0x8000ull),
+		ORC_MMAP(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_READ(ORC_REF(1, 0), 1),
+		ORC_MADVISE(ORC_REF(1, 0), 0x1000ull, MADV_PAGEOUT),
+		ORC_MINCORE(ORC_REF(1, 0), 0x1000ull, ORC_REF(2, 0)),
+		ORC_READ(ORC_REF(1, 0), 1),
+		ORC_MSYNC(ORC_REF(0, 0), 0x2000ull, MS_SYNC),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_PAGEOUT),
+		ORC_MINCORE(ORC_REF(0, 0), 0x2000ull, ORC_REF(2, 0x10)),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_FORK(),
+		ORC_MADVISE(ORC_REF(0, 0), 0x2000ull, MADV_PAGEOUT),
+		ORC_READ(ORC_REF(0, 0x1000), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * MADV_COLD over a shared file mapping and the hole after it (ENOMEM, the
+ * mapping aged all the same), then an instruction fetch of a non-exec
+ * page: kernel Referenced 0 kB, aspace 4 kB.
+ */
+static void test_regress_cold_file_fetch_unreferenced(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_POPULATE, RG_FD(0), 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0xdf3dull, MADV_COLD),
+		ORC_EXEC(ORC_REF(0, 0x2000)),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
  * MADV_COLLAPSE in a process with THP disabled (PR_SET_THP_DISABLE, as the
  * oracle's kernel child runs): kernel -EINVAL, aspace 0. aspace has no
  * per-process THP switch; this one may need one.
@@ -173,6 +244,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_shmem_charged_at_mmap),
 		cmocka_unit_test(test_regress_mprotect_locked_populates_write),
 		cmocka_unit_test(test_regress_pageout_shmem),
+		cmocka_unit_test(test_regress_pageout_shmem_refault),
+		cmocka_unit_test(test_regress_pageout_file_clean_dirty),
+		cmocka_unit_test(test_regress_cold_file_fetch_unreferenced),
 		cmocka_unit_test(test_regress_collapse_thp_disabled),
 		cmocka_unit_test(test_regress_mremap_shrink_past_region_anon),
 		cmocka_unit_test(test_regress_mremap_shrink_past_region_file),

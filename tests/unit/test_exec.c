@@ -1012,6 +1012,50 @@ static void test_image_usable(void **state)
 	as_machine_free(m);
 }
 
+/* as_mm_exec_at: the images where a randomized run put them; a bad place changes nothing. */
+static void test_exec_at(void **state)
+{
+	struct as_machine *m = t_machine_new(64);
+	struct as_exec_place at = { .load_base = 0x55668d548000, .interp_base = 0x7f403c86b000 };
+	struct as_exec_info info;
+	struct as_mm_counters c;
+	struct as_mm *mm;
+	unsigned char ehdr[4];
+
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_int_equal(as_mm_exec_at(mm, "/bin/true", (char *[]){ "true", NULL }, NULL, &at, &info), 0);
+	assert_int_equal(info.load_base, at.load_base);
+	assert_int_equal(info.interp_base, at.interp_base);
+	assert_int_equal(as_read(mm, at.load_base, ehdr, 4, NULL), 0);
+	assert_memory_equal(ehdr, ELFMAG, 4);
+	assert_int_equal(as_read(mm, at.interp_base, ehdr, 4, NULL), 0);
+	assert_memory_equal(ehdr, ELFMAG, 4);
+	/* Half a place: the interpreter where exec puts it without randomization. */
+	at.interp_base = 0;
+	assert_int_equal(as_mm_exec_at(mm, "/bin/true", (char *[]){ "true", NULL }, NULL, &at, &info), 0);
+	assert_int_equal(info.load_base, 0x55668d548000);
+	assert_true(info.interp_base >= 0x7ff000000000);
+	/* Not page-aligned, or beyond the task size: -EINVAL, the image untouched. */
+	as_mm_get_counters(mm, &c);
+	at.interp_base = 0x7f403c86b800;
+	assert_int_equal(as_mm_exec_at(mm, "/bin/true", (char *[]){ "true", NULL }, NULL, &at, NULL), -EINVAL);
+	at = (struct as_exec_place){ .load_base = 1ull << 47 };
+	assert_int_equal(as_mm_exec_at(mm, "/bin/true", (char *[]){ "true", NULL }, NULL, &at, NULL), -EINVAL);
+	{
+		struct as_mm_counters c2;
+
+		as_mm_get_counters(mm, &c2);
+		assert_int_equal(c2.map_count, c.map_count);
+	}
+	/* Both images at one place: the second cannot be mapped, after the point of no return. */
+	at = (struct as_exec_place){ .load_base = 0x7f403c86b000, .interp_base = 0x7f403c86b000 };
+	assert_true(as_mm_exec_at(mm, "/bin/true", (char *[]){ "true", NULL }, NULL, &at, NULL) < 0);
+	assert_int_equal(as_mm_check(mm, stderr), 0);
+	as_mm_put(mm);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 /* The special regions: [vdso] reads as the host's vDSO image, [vvar] as zeroes counted nowhere. */
 static void test_vdso_contents(void **state)
 {
@@ -1153,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_exec_twice),
 		cmocka_unit_test(test_shared_and_forked),
 		cmocka_unit_test(test_image_usable),
+		cmocka_unit_test(test_exec_at),
 		cmocka_unit_test(test_vdso_contents),
 		cmocka_unit_test(test_fail_nth),
 	};

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define PG 4096ull
@@ -761,6 +762,42 @@ static void test_madvise_guard_sticky(void **state)
 	end_test(m, mm);
 }
 
+/* prctl(PR_SET_THP_DISABLE) as Linux 6.18 takes it, and what it does to MADV_COLLAPSE. */
+static void test_prctl_thp_disable(void **state)
+{
+	struct as_machine *m = t_machine_new(32);
+	struct as_mm *mm = new_space(m), *child;
+	uint64_t a = map_at(mm, BASE, 4 << 20, RW, 0);
+
+	(void)state;
+	touch(mm, a, PG);
+	assert_int_equal(sc(mm, SYS_madvise, a, 2 << 20, MADV_COLLAPSE), 0);
+	assert_int_equal(sc(mm, SYS_prctl, PR_GET_THP_DISABLE, 0, 0), 0);
+	/* Flags only when disabling, and only PR_THP_DISABLE_EXCEPT_ADVISED (2); no arg4/arg5. */
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_THP_DISABLE, 1, 4), -EINVAL);
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_THP_DISABLE, 0, 2), -EINVAL);
+	assert_int_equal(as_syscall(mm, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 1, 0, 0), -EINVAL);
+	assert_int_equal(sc(mm, SYS_prctl, PR_GET_THP_DISABLE, 1, 0), -EINVAL);
+	/* Except where advised: a forced collapse is advice enough. */
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_THP_DISABLE, 1, 2), 0);
+	assert_int_equal(sc(mm, SYS_prctl, PR_GET_THP_DISABLE, 0, 0), 3);
+	assert_int_equal(sc(mm, SYS_madvise, a, 2 << 20, MADV_COLLAPSE), 0);
+	/* Altogether: not even that; fork keeps the switch. */
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_THP_DISABLE, 7, 0), 0);
+	assert_int_equal(sc(mm, SYS_prctl, PR_GET_THP_DISABLE, 0, 0), 1);
+	assert_int_equal(sc(mm, SYS_madvise, a, 2 << 20, MADV_COLLAPSE), -EINVAL);
+	assert_int_equal(as_mm_fork(mm, &child), 0);
+	assert_int_equal(sc(child, SYS_prctl, PR_GET_THP_DISABLE, 0, 0), 1);
+	assert_int_equal(sc(child, SYS_madvise, a, 2 << 20, MADV_COLLAPSE), -EINVAL);
+	as_mm_put(child);
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_THP_DISABLE, 0, 0), 0);
+	assert_int_equal(sc(mm, SYS_prctl, PR_GET_THP_DISABLE, 0, 0), 0);
+	assert_int_equal(sc(mm, SYS_madvise, a, 2 << 20, MADV_COLLAPSE), 0);
+	/* Options that are not the address space's are not modelled. */
+	assert_int_equal(sc(mm, SYS_prctl, PR_SET_NAME, 0, 0), -ENOSYS);
+	end_test(m, mm);
+}
+
 static void test_madvise_locked_and_dontneed(void **state)
 {
 	struct as_machine *m = t_machine_new(32);
@@ -1191,6 +1228,7 @@ int main(void)
 		cmocka_unit_test(test_max_map_count),
 		cmocka_unit_test(test_msync),
 		cmocka_unit_test(test_mincore),
+		cmocka_unit_test(test_prctl_thp_disable),
 		cmocka_unit_test(test_failure_injection),
 	};
 

@@ -10,7 +10,12 @@
  * kernel finished them, file mappings on the recorded paths opened on the
  * host, and each result is compared with the kernel's. A log recorded with
  * randomization on is noticed (the first break and the first placement
- * both differ) and replayed at the recorded addresses.
+ * both differ) and replayed at the recorded addresses, the program and its
+ * interpreter placed where their relro mprotects show exec put them
+ * (infer_places, as_mm_exec_at).
+ *
+ * An observer (replay_opts.observe) sees every step of the second pass:
+ * the report and the views of a log use it, and may stop the pass early.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,6 +25,7 @@
 #include "oracle.h"
 #include "replay.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,12 +46,6 @@
 
 extern char **environ;
 
-struct rproc {
-	int pid;
-	struct as_mm *mm;       /* NULL before its first call or execve */
-	bool fixed_brk;         /* randomized: the break was set from the log */
-};
-
 struct rfile {
 	char *path;
 	int fd;
@@ -58,7 +58,7 @@ struct rp {
 	const struct replay_opts *o;
 	FILE *out;
 	struct as_machine *m;
-	struct rproc *procs;
+	struct replay_proc *procs;
 	size_t nprocs, cap;
 	struct rfile *files;
 	size_t nfiles, capf;
@@ -73,6 +73,14 @@ struct rp {
 	bool brk_differs, mmap_differs;
 	json_t *jcalls, *jnotes;
 	char skipped_names[256];
+	struct as_exec_place *places;   /* randomized: per execve event, where its images go */
+	/* Observing (the report, the views): steps of the second pass. */
+	const struct as_machine_config *cfg;
+	int step;               /* steps begun */
+	int last_cur;           /* the task of the last step, -1 */
+	char last[512];         /* the last step's result, as text */
+	bool stopped;           /* a stop option ended the pass */
+	int focus, exit_line;   /* views: the task to show; stopped before its exit at this line */
 };
 
 static void note(struct rp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -93,23 +101,29 @@ static void note(struct rp *r, const char *fmt, ...)
 		fprintf(r->out, "note: %s\n", buf);
 }
 
-static struct rproc *proc(struct rp *r, int pid, bool create)
+/* The latest task with this pid; a new one when there is none, or it exited and create. */
+static struct replay_proc *proc(struct rp *r, int pid, bool create)
 {
-	for (size_t i = 0; i < r->nprocs; i++)
-		if (r->procs[i].pid == pid)
-			return &r->procs[i];
+	for (size_t i = r->nprocs; i-- > 0;)
+		if (r->procs[i].pid == pid) {
+			if (r->procs[i].died < 0 || !create)
+				return &r->procs[i];
+			break;
+		}
 	if (!create)
 		return NULL;
 	if (r->nprocs == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct rproc *n = realloc(r->procs, cap * sizeof(*n));
+		struct replay_proc *n = realloc(r->procs, cap * sizeof(*n));
 
 		if (!n)
 			return NULL;
 		r->procs = n;
 		r->cap = cap;
 	}
-	r->procs[r->nprocs] = (struct rproc){ .pid = pid };
+	r->procs[r->nprocs] = (struct replay_proc){ .pid = pid, .parent = -1, .how = "initial", .born = r->step,
+						    .died = -1 };
+	snprintf(r->procs[r->nprocs].name, sizeof(r->procs[r->nprocs].name), "pid %d", pid);
 	return &r->procs[r->nprocs++];
 }
 
@@ -148,7 +162,7 @@ static int new_space(struct rp *r, struct as_mm **out)
 	return 0;
 }
 
-static struct as_mm *space_of(struct rp *r, struct rproc *p, const struct st_event *e)
+static struct as_mm *space_of(struct rp *r, struct replay_proc *p, const struct st_event *e)
 {
 	if (!p->mm) {
 		if (new_space(r, &p->mm))
@@ -241,6 +255,8 @@ static void result(struct rp *r, const struct st_event *e, int64_t aspace, bool 
 		r->differed++;
 	fmt_result(e->ret, addr, kb, sizeof(kb));
 	fmt_result(aspace, addr, ab, sizeof(ab));
+	snprintf(r->last, sizeof(r->last), "%s (aspace: %s)", e->has_ret ? kb : "?",
+		 same ? "the same" : why ? why : ab);
 	if (r->o->json) {
 		json_t *c = json_pack("{s:i, s:i, s:s, s:s, s:s, s:b}", "line", e->line, "pid", e->pid, "call",
 				      e->text ? e->text : e->name, "kernel", kb, "aspace", why ? "-" : ab, "matched",
@@ -292,7 +308,7 @@ static void randomization_probe(struct rp *r, const struct st_event *e, uint64_t
  * Run memory call e on mm and compare (reported unless r->quiet). Returns
  * whether aspace's result is the kernel's.
  */
-static bool memory_call(struct rp *r, const struct st_event *e, struct rproc *p, struct as_mm *mm)
+static bool memory_call(struct rp *r, const struct st_event *e, struct replay_proc *p, struct as_mm *mm)
 {
 	uint64_t a[6] = { 0 };
 	char **v = NULL;
@@ -462,7 +478,7 @@ static bool may_go(const struct rp *r, const size_t *members, size_t n, const bo
 static struct as_mm *try_call(struct rp *r, const size_t *members, size_t i, struct as_mm *state)
 {
 	const struct st_event *e = &r->log->ev[members[i]];
-	struct rproc *p = proc(r, e->pid, true);
+	struct replay_proc *p = proc(r, e->pid, true);
 	bool quiet = r->quiet, ok;
 	struct as_mm *copy = NULL;
 
@@ -507,12 +523,60 @@ static bool search(struct rp *r, const size_t *members, size_t n, bool *done, si
 	return false;
 }
 
+/* Steps and their observer (the second pass only). */
+bool replay_is_step(const struct st_event *e)
+{
+	return e->kind == ST_EXIT || !strcmp(e->name, "execve") || !strcmp(e->name, "execveat") ||
+	       !strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
+	       !strcmp(e->name, "vfork") || is_memory_call(e->name);
+}
+
+/* Does a stop option end the pass before e, which would be step r->step + 1? */
+static bool stop_before(const struct rp *r, const struct st_event *e)
+{
+	if (r->quiet)
+		return false;
+	return (r->o->stop_at_step && r->step >= r->o->stop_step) ||
+	       (r->o->stop_at_line && replay_key(e) > r->o->stop_line);
+}
+
+static void observe(struct rp *r, const struct st_event *e, int cur, bool done)
+{
+	struct replay_snap snap = { .step = r->step, .e = e, .result = r->last, .cur = cur, .procs = r->procs,
+				    .nprocs = r->nprocs, .m = r->m, .cfg = r->cfg, .done = done,
+				    .exit_line = done ? r->exit_line : 0 };
+
+	if (!r->quiet && r->o->observe && !r->o->observe(r->o->observe_ctx, &snap) && !done)
+		r->stopped = true;
+}
+
+static void step_begin(struct rp *r)
+{
+	r->step++;
+	r->last[0] = '\0';
+}
+
+static void step_end(struct rp *r, const struct st_event *e)
+{
+	struct replay_proc *p = proc(r, e->pid, false);
+
+	if (r->quiet)
+		return;
+	if (!r->last[0] && e->kind == ST_CALL) {
+		char kb[64];
+
+		snprintf(r->last, sizeof(r->last), "%s", e->has_ret ? fmt_result(e->ret, false, kb, sizeof(kb)) : "?");
+	}
+	r->last_cur = p ? (int)(p - r->procs) : -1;
+	observe(r, e, r->last_cur, false);
+}
+
 static void group_calls(struct rp *r, const size_t *members, size_t n)
 {
 	bool *done = calloc(n, sizeof(bool));
 	size_t *seq = calloc(n, sizeof(size_t));
 	const struct st_event *e0 = &r->log->ev[members[0]];
-	struct rproc *p0 = proc(r, e0->pid, true);
+	struct replay_proc *p0 = proc(r, e0->pid, true);
 	struct as_mm *mm = p0 ? space_of(r, p0, e0) : NULL;
 	int budget = 4000;
 
@@ -524,9 +588,15 @@ static void group_calls(struct rp *r, const size_t *members, size_t n)
 	if (search(r, members, n, done, seq, 0, mm, &budget)) {
 		for (size_t k = 0; k < n; k++) {
 			const struct st_event *e = &r->log->ev[members[seq[k]]];
-			struct rproc *p = proc(r, e->pid, true);
+			struct replay_proc *p = proc(r, e->pid, true);
 
+			if (r->stopped || stop_before(r, e)) {
+				r->stopped = true;
+				break;
+			}
+			step_begin(r);
 			memory_call(r, e, p, space_of(r, p, e));
+			step_end(r, e);
 		}
 		goto out;
 	}
@@ -554,9 +624,15 @@ static void group_calls(struct rp *r, const size_t *members, size_t n)
 		done[pick] = true;
 		{
 			const struct st_event *e = &r->log->ev[members[pick]];
-			struct rproc *p = proc(r, e->pid, true);
+			struct replay_proc *p = proc(r, e->pid, true);
 
+			if (r->stopped || stop_before(r, e)) {
+				r->stopped = true;
+				break;
+			}
+			step_begin(r);
 			memory_call(r, e, p, space_of(r, p, e));
+			step_end(r, e);
 		}
 	}
 out:
@@ -564,11 +640,11 @@ out:
 	free(seq);
 }
 
-static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
+static void clone_call(struct rp *r, const struct st_event *e, struct replay_proc *p)
 {
 	const char *f = strstr(e->args, "flags=");
 	bool vm = !strcmp(e->name, "vfork");
-	struct rproc *c;
+	struct replay_proc *c;
 	struct as_mm *mm;
 	int rc;
 
@@ -588,6 +664,10 @@ static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	p = proc(r, e->pid, true); /* proc() may have moved the table */
 	if (!mm || !c)
 		return;
+	c->parent = (int)(p - r->procs);
+	c->how = !strcmp(e->name, "vfork") ? "vfork" : vm ? "thread" : "fork";
+	c->born = r->step;
+	memcpy(c->name, p->name, sizeof(c->name));
 	if (c->mm) {
 		as_mm_put(c->mm);
 		c->mm = NULL;
@@ -604,7 +684,7 @@ static void clone_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	}
 }
 
-static void execve_call(struct rp *r, const struct st_event *e, struct rproc *p)
+static void execve_call(struct rp *r, const struct st_event *e, struct replay_proc *p)
 {
 	char **v = NULL, *path, **argv = NULL;
 	int n = st_split(e->args, &v);
@@ -626,7 +706,8 @@ static void execve_call(struct rp *r, const struct st_event *e, struct rproc *p)
 		goto out;
 	rc = new_space(r, &mm);
 	if (!rc)
-		rc = as_mm_exec(mm, path, argv, environ, &info);
+		rc = as_mm_exec_at(mm, path, argv, environ,
+				   r->randomized && r->places ? &r->places[e - r->log->ev] : NULL, &info);
 	if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
 		fprintf(r->out, "%s:%d: pid %d execs %s: program at %#" PRIx64 ", interpreter at %#" PRIx64
 			", break at %#" PRIx64 "\n",
@@ -634,10 +715,19 @@ static void execve_call(struct rp *r, const struct st_event *e, struct rproc *p)
 	result(r, e, rc, false, NULL);
 	if (e->ret == 0) {
 		/* The task leaves its old space (a vfork parent keeps it) for the new one. */
+		const char *base = strrchr(path, '/');
+		void *grown = realloc(p->execs, (size_t)(p->nexecs + 1) * sizeof(*p->execs));
+
 		as_mm_put(p->mm);
 		p->mm = mm;
 		p->fixed_brk = false;
 		mm = NULL;
+		snprintf(p->name, sizeof(p->name), "%s", base ? base + 1 : path);
+		if (grown) {
+			p->execs = grown;
+			p->execs[p->nexecs].step = r->step;
+			p->execs[p->nexecs++].path = strdup(path);
+		}
 	}
 out:
 	as_mm_put(mm);
@@ -647,7 +737,7 @@ out:
 	free(argv);
 }
 
-static int key_of(const struct st_event *e)
+int replay_key(const struct st_event *e)
 {
 	/* Process creation happens when it begins: the child's lines may come before the parent's result. */
 	if (!strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
@@ -661,7 +751,7 @@ static const struct st_event *sort_base;
 static int by_key(const void *x, const void *y)
 {
 	size_t i = *(const size_t *)x, j = *(const size_t *)y;
-	int a = key_of(&sort_base[i]), b = key_of(&sort_base[j]);
+	int a = replay_key(&sort_base[i]), b = replay_key(&sort_base[j]);
 
 	return a != b ? (a < b ? -1 : 1) : (i < j ? -1 : i > j);
 }
@@ -764,17 +854,58 @@ static void find_groups(struct rp *r, const size_t *order)
 	free(ps);
 }
 
+/*
+ * A view shows the task of the last step; when that step would be its exit
+ * (or, with focus_pid, when the chosen task exits before the stop), the
+ * pass stops right before the exit, so that the space is still there.
+ */
+static bool stop_before_exit(struct rp *r, const size_t *order, size_t k, struct replay_proc *p)
+{
+	const struct st_event *e = &r->log->ev[order[k]];
+
+	if (r->quiet || !r->o->view || e->kind != ST_EXIT || !p->mm)
+		return false;
+	if (r->o->focus_pid)
+		return e->pid == r->o->focus_pid;
+	if (r->o->stop_at_step && r->step + 1 >= r->o->stop_step)
+		return true;
+	for (size_t k2 = k + 1; k2 < r->log->n; k2++) {
+		const struct st_event *n = &r->log->ev[order[k2]];
+
+		if (replay_is_step(n))
+			return r->o->stop_at_line && replay_key(n) > r->o->stop_line;
+	}
+	return true;
+}
+
 static void pass(struct rp *r, const size_t *order)
 {
 	if (r->group_done)
 		memset(r->group_done, 0, sizeof(bool) * r->log->n);
-	for (size_t k = 0; k < r->log->n; k++) {
+	r->step = 0;
+	r->last_cur = -1;
+	r->last[0] = '\0';
+	r->stopped = false;
+	r->focus = -1;
+	r->exit_line = 0;
+	observe(r, NULL, -1, false);
+	for (size_t k = 0; k < r->log->n && !r->stopped; k++) {
 		const struct st_event *e = &r->log->ev[order[k]];
-		struct rproc *p = proc(r, e->pid, true);
+		struct replay_proc *p;
 
+		if (replay_is_step(e) && stop_before(r, e))
+			break;
+		p = proc(r, e->pid, true);
 		if (!p)
 			break;
 		if (e->kind == ST_EXIT) {
+			if (stop_before_exit(r, order, k, p)) {
+				r->focus = (int)(p - r->procs);
+				r->exit_line = e->line;
+				r->stopped = true;
+				break;
+			}
+			step_begin(r);
 			if (r->o->show_exit && !r->quiet && !r->o->json && p->mm && e->pid == r->log->ev[0].pid) {
 				struct as_mm_counters c;
 
@@ -788,18 +919,27 @@ static void pass(struct rp *r, const size_t *order)
 			}
 			as_mm_put(p->mm);
 			p->mm = NULL;
+			p->died = r->step;
+			snprintf(r->last, sizeof(r->last), "exited");
+			step_end(r, e);
 			continue;
 		}
 		if (!strcmp(e->name, "execve") || !strcmp(e->name, "execveat")) {
+			step_begin(r);
 			execve_call(r, e, p);
+			step_end(r, e);
 		} else if (!strcmp(e->name, "clone") || !strcmp(e->name, "clone3") || !strcmp(e->name, "fork") ||
 			   !strcmp(e->name, "vfork")) {
+			step_begin(r);
 			clone_call(r, e, p);
+			step_end(r, e);
 		} else if (is_memory_call(e->name)) {
 			int g = r->group[order[k]];
 
 			if (g < 0) {
+				step_begin(r);
 				memory_call(r, e, p, space_of(r, p, e));
+				step_end(r, e);
 			} else if (!r->group_done[g]) {
 				size_t m[64], nm = 0;
 
@@ -818,9 +958,207 @@ static void pass(struct rp *r, const size_t *order)
 					 r->skipped_names[0] ? ", " : "", e->name);
 		}
 	}
-	for (size_t i = 0; i < r->nprocs; i++)
+	if (r->focus < 0) {
+		if (r->o->focus_pid) {
+			struct replay_proc *f = proc(r, r->o->focus_pid, false);
+
+			r->focus = f ? (int)(f - r->procs) : -1;
+		} else {
+			r->focus = r->last_cur;
+		}
+	}
+	observe(r, NULL, r->focus, true);
+	for (size_t i = 0; i < r->nprocs; i++) {
 		as_mm_put(r->procs[i].mm);
+		for (int x = 0; x < r->procs[i].nexecs; x++)
+			free(r->procs[i].execs[x].path);
+		free(r->procs[i].execs);
+	}
 	r->nprocs = 0;
+}
+
+/*
+ * Where exec put the images of a log recorded with randomization on. The
+ * log does not say, but ld.so tells: after loading the libraries it makes
+ * each object's PT_GNU_RELRO read-only, `mprotect(bias + page_start(vaddr),
+ * page_start(vaddr + memsz) - page_start(vaddr), PROT_READ)`, the program
+ * first, its own last. The libraries' fall inside mappings the log
+ * recorded; the program's and the interpreter's do not, and their lengths
+ * tell them apart (equal lengths: the program's comes first).
+ */
+struct elf_facts {
+	bool dyn;
+	uint64_t relro_start, relro_len;
+	char interp[512];
+};
+
+static bool elf_facts(const char *path, struct elf_facts *f)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	bool ok = false;
+	char line[256];
+	ssize_t got;
+
+	memset(f, 0, sizeof(*f));
+	if (fd < 0)
+		return false;
+	/* A "#!" script runs its interpreter (exec follows up to 4 of them; one is plenty here). */
+	got = pread(fd, line, sizeof(line) - 1, 0);
+	if (got > 2 && line[0] == '#' && line[1] == '!') {
+		char *a = line + 2, *b;
+
+		line[got] = '\0';
+		while (*a == ' ' || *a == '\t')
+			a++;
+		for (b = a; *b && *b != ' ' && *b != '\t' && *b != '\n'; b++)
+			;
+		*b = '\0';
+		close(fd);
+		fd = *a == '/' ? open(a, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd < 0)
+			return false;
+	}
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+		goto out;
+	f->dyn = eh.e_type == ET_DYN;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			goto out;
+		if (ph.p_type == PT_GNU_RELRO) {
+			f->relro_start = ph.p_vaddr & ~4095ull;
+			f->relro_len = ((ph.p_vaddr + ph.p_memsz) & ~4095ull) - f->relro_start;
+		} else if (ph.p_type == PT_INTERP && ph.p_filesz > 1 && ph.p_filesz < sizeof(f->interp)) {
+			if (pread(fd, f->interp, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
+				goto out;
+			f->interp[ph.p_filesz - 1] = '\0';
+		}
+	}
+	ok = true;
+out:
+	close(fd);
+	return ok;
+}
+
+/* The first PROT_READ mprotect of this length outside every recorded mapping, not taken; -1. */
+static int64_t relro_call(const struct st_log *log, const size_t *ev, size_t n, uint64_t len, int64_t taken)
+{
+	for (size_t i = 0; i < n && len; i++) {
+		const struct st_event *e = &log->ev[ev[i]];
+		char **v = NULL;
+		int nv;
+		uint64_t a = 0, l = 0, prot = 0;
+		bool inside = false;
+
+		if (strcmp(e->name, "mprotect") || !e->has_ret || e->ret != 0 || (int64_t)ev[i] == taken)
+			continue;
+		nv = st_split(e->args, &v);
+		if (!(nv == 3 && st_value(v[0], FAM_NUM, &a) && st_value(v[1], FAM_NUM, &l) &&
+		      st_value(v[2], FAM_PROT, &prot))) {
+			st_split_free(v, nv);
+			continue;
+		}
+		st_split_free(v, nv);
+		if (l != len || prot != PROT_READ || (a & 4095))
+			continue;
+		for (size_t j = 0; j < n && !inside; j++) {
+			const struct st_event *m = &log->ev[ev[j]];
+			char **w = NULL;
+			int nw;
+			uint64_t ml = 0;
+
+			if (strcmp(m->name, "mmap") || !m->has_ret || m->ret < 0)
+				continue;
+			nw = st_split(m->args, &w);
+			if (nw == 6 && st_value(w[1], FAM_NUM, &ml))
+				inside = a >= (uint64_t)m->ret && a < (uint64_t)m->ret + ml;
+			st_split_free(w, nw);
+		}
+		if (!inside)
+			return (int64_t)ev[i];
+	}
+	return -1;
+}
+
+static uint64_t mprotect_addr(const struct st_event *e)
+{
+	char **v = NULL;
+	int nv = st_split(e->args, &v);
+	uint64_t a = 0;
+
+	if (nv < 1 || !st_value(v[0], FAM_NUM, &a))
+		a = 0;
+	st_split_free(v, nv);
+	return a;
+}
+
+static void infer_places(struct rp *r, const size_t *order)
+{
+	const struct st_log *log = r->log;
+	size_t *ev = malloc((log->n + 1) * sizeof(size_t));
+
+	r->places = calloc(log->n + 1, sizeof(*r->places));
+	if (!ev || !r->places) {
+		free(ev);
+		free(r->places);
+		r->places = NULL;
+		return;
+	}
+	for (size_t k = 0; k < log->n; k++) {
+		const struct st_event *x = &log->ev[order[k]];
+		struct as_exec_place *pl = &r->places[order[k]];
+		struct elf_facts prog, interp;
+		char **v = NULL, *path = NULL;
+		bool cut = false;
+		int64_t pi = -1, ii = -1;
+		size_t n = 0;
+		int nv;
+
+		if (x->kind != ST_CALL || strcmp(x->name, "execve") || !x->has_ret || x->ret != 0)
+			continue;
+		nv = st_split(x->args, &v);
+		if (nv >= 1)
+			path = st_string(v[0], &cut);
+		st_split_free(v, nv);
+		if (!path || cut || !elf_facts(path, &prog) || !prog.dyn) {
+			free(path);
+			continue;
+		}
+		/* This task's calls until it execs again or exits. */
+		for (size_t j = k + 1; j < log->n; j++) {
+			const struct st_event *y = &log->ev[order[j]];
+
+			if (y->pid != x->pid)
+				continue;
+			if (y->kind == ST_EXIT || !strcmp(y->name, "execve"))
+				break;
+			ev[n++] = order[j];
+		}
+		pi = relro_call(log, ev, n, prog.relro_len, -1);
+		if (pi >= 0 && mprotect_addr(&log->ev[pi]) > prog.relro_start)
+			pl->load_base = mprotect_addr(&log->ev[pi]) - prog.relro_start;
+		if (prog.interp[0] && elf_facts(prog.interp, &interp) && interp.dyn) {
+			ii = relro_call(log, ev, n, interp.relro_len, pi);
+			if (ii >= 0 && mprotect_addr(&log->ev[ii]) > interp.relro_start)
+				pl->interp_base = mprotect_addr(&log->ev[ii]) - interp.relro_start;
+		}
+		if (pl->load_base >= (1ull << 47))
+			pl->load_base = 0;
+		if (pl->interp_base >= (1ull << 47))
+			pl->interp_base = 0;
+		if (pl->load_base || pl->interp_base)
+			note(r, "line %d: %s placed as the log's relro mprotects say: the program at %#" PRIx64
+				 ", the interpreter at %#" PRIx64 " (0: where exec puts it without randomization)",
+			     x->line, path, pl->load_base, pl->interp_base);
+		else
+			note(r, "line %d: where exec put %s cannot be told from the log: calls on its images may "
+				 "differ", x->line, path);
+		free(path);
+	}
+	free(ev);
 }
 
 int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
@@ -847,6 +1185,7 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 	}
 	orc_probe(&probe);
 	orc_machine_config(&probe, 4ull << 30, &cfg);
+	r.cfg = &cfg;
 	if (as_machine_new(&cfg, &r.m)) {
 		free(order);
 		return tool_fail("replay", -ENOMEM);
@@ -872,10 +1211,13 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 			r.randomized ? "recorded with address randomization on: replayed at the recorded addresses "
 				       "(MAP_FIXED)"
 				     : "recorded with randomization off: every placement is aspace's own");
-	if (r.randomized)
+	if (r.randomized) {
 		note(&r, "the first break and the first placement differ from a layout without randomization: "
-			 "mmap, mremap and the heap are replayed at the kernel's addresses; calls on what exec "
-			 "placed (the program, the interpreter, the stack) may differ");
+			 "mmap, mremap and the heap are replayed at the kernel's addresses, the program and "
+			 "its interpreter where the log shows exec put them; the stack and the vDSO stay "
+			 "where exec puts them without randomization");
+		infer_places(&r, order);
+	}
 	pass(&r, order);
 	if (r.skipped)
 		note(&r, "%" PRIu64 " call%s of the log are not memory calls aspace models and were not replayed (%s)",
@@ -901,6 +1243,7 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 		free(r.files[i].path);
 	}
 	free(r.files);
+	free(r.places);
 	free(r.procs);
 	free(r.group);
 	free(r.group_done);
@@ -924,7 +1267,9 @@ static void replay_usage(FILE *out)
 		"or let `aspace trace -- PROG` do it. Each process starts from its execve (as_mm_exec),\n"
 		"forks copy their parent's space, threads and vfork children share it; file mappings\n"
 		"open the recorded paths (read-only). A log recorded with randomization on is replayed\n"
-		"at the recorded addresses.\n\n"
+		"at the recorded addresses, the program and its interpreter where the log's relro\n"
+		"mprotects show exec put them. `aspace report LOG` draws the replay; `aspace maps\n"
+		"LOG` (stats, pagetable) shows a process at any step.\n\n"
 		"options:\n"
 		"      --json     one JSON document: every call, the kernel's and aspace's result\n"
 		"  -v, --verbose  every call, not only those that differ\n"

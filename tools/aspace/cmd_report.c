@@ -1,8 +1,9 @@
-/* aspace report: a self-contained HTML page of a script's run. */
+/* aspace report: a self-contained HTML page of a script's run or a log's replay. */
 #include "cmd.h"
 
 #include "report.h"
 #include "script.h"
+#include "source.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,17 +12,23 @@
 
 static void report_usage(FILE *out)
 {
-	fprintf(out, "usage: aspace report [-o FILE] [--json] SCRIPT\n\n"
-		     "Run SCRIPT and write one self-contained HTML file (no network needed) that\n"
-		     "draws every process's address space to scale with the gaps folded, coloured\n"
-		     "by kind (code, data, heap, stack, anonymous, file, shared); a slider over the\n"
-		     "steps; regions, RSS and faults over time; and the fork/exec tree.\n\n"
+	fprintf(out, "usage: aspace report [-o FILE] [--json] SCRIPT|LOG\n\n"
+		     "Run SCRIPT, or replay LOG (a strace log, as `aspace trace -o LOG` keeps it), and\n"
+		     "write one self-contained HTML file (no network needed) that draws every process's\n"
+		     "address space to scale with the gaps folded, coloured by kind (code, data, heap,\n"
+		     "stack, anonymous, file, shared); a slider over the steps; regions, RSS and faults\n"
+		     "over time; and the fork/exec tree.\n\n"
+		     "The input is a LOG when its first line that is not blank or a # comment begins\n"
+		     "as strace writes one (an optional pid, then NAME( or +++, ---, <...); anything\n"
+		     "else is a SCRIPT. A LOG's steps are the calls the replay acts on (execve, the\n"
+		     "clone family, memory calls, exits), each shown with the kernel's result and aspace's.\n\n"
 		     "options:\n"
 		     "  -o, --output FILE  where to write (default report.html; - for standard output)\n"
 		     "      --json         write the report's data (format aspace-report/1) instead\n"
 		     "  -h, --help         this text\n\n"
-		     "exit status: 0, 1 when the script's expectations or checks failed (the report\n"
-		     "is written all the same), 2 for a usage or input error\n");
+		     "exit status: 0, 1 when the script's expectations or checks failed or a replayed\n"
+		     "call differed from the kernel's (the report is written all the same), 2 for a\n"
+		     "usage or input error (a malformed script or log: the message names the line)\n");
 }
 
 int report_script(struct script *s, const char *path, bool json, FILE *echo)
@@ -31,7 +38,6 @@ int report_script(struct script *s, const char *path, bool json, FILE *echo)
 	struct report *rep = report_new(s->name, "script", s->name, &s->cfg);
 	struct runner *r;
 	json_t *model;
-	FILE *out;
 	int status, rc;
 
 	if (!rep)
@@ -49,37 +55,9 @@ int report_script(struct script *s, const char *path, bool json, FILE *echo)
 		json_decref(model);
 		return status;
 	}
-	out = strcmp(path, "-") ? fopen(path, "w") : stdout;
-	if (!out) {
-		fprintf(stderr, "aspace report: %s: %s\n", path, strerror(errno));
-		json_decref(model);
-		return EXIT_USAGE;
-	}
-	if (json)
-		rc = json_dumpf(model, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) ? -EIO : 0;
-	else
-		rc = report_write_html(model, out);
-	if (out != stdout) {
-		if (fclose(out))
-			rc = -errno;
-	} else {
-		fflush(out);
-	}
-	if (rc) {
-		fprintf(stderr, "aspace report: writing %s: %s\n", path, strerror(-rc));
-		json_decref(model);
-		return EXIT_CHECK;
-	}
-	if (out != stdout) {
-		size_t steps = json_array_size(json_object_get(model, "steps")) - 1;
-		size_t procs = json_array_size(json_object_get(model, "processes"));
-
-		fprintf(echo ? echo : stdout, "%swrote %s: %zu step%s, %zu process%s%s\n", echo ? "\n" : "", path,
-			steps, steps == 1 ? "" : "s", procs, procs == 1 ? "" : "es",
-			json ? "" : " (open it in a browser)");
-	}
+	rc = report_save(model, path, json, echo);
 	json_decref(model);
-	return status;
+	return rc ? rc : status;
 }
 
 int cmd_report(int argc, char **argv)
@@ -92,7 +70,7 @@ int cmd_report(int argc, char **argv)
 	};
 	const char *path = "report.html";
 	bool json = false;
-	struct script *s;
+	struct source src;
 	int c, status;
 
 	optind = 1;
@@ -115,13 +93,19 @@ int cmd_report(int argc, char **argv)
 		}
 	}
 	if (optind == argc)
-		return tool_usage_error("report", "which script? (a file, or - for standard input)");
+		return tool_usage_error("report", "which script or log? (a file, or - for standard input)");
 	if (argc - optind > 1)
-		return tool_usage_error("report", "one script at a time ('%s' is extra)", argv[optind + 1]);
-	s = script_load(argv[optind], stderr);
-	if (!s)
-		return EXIT_USAGE;
-	status = report_script(s, path, json, NULL);
-	script_free(s);
+		return tool_usage_error("report", "one script or log at a time ('%s' is extra)", argv[optind + 1]);
+	status = source_load("report", argv[optind], &src);
+	if (status)
+		return status;
+	if (src.is_log) {
+		struct replay_opts ro = { .name = src.name };
+
+		status = report_log(&src.log, &ro, path, json, NULL);
+	} else {
+		status = report_script(src.script, path, json, NULL);
+	}
+	source_free(&src);
 	return status;
 }

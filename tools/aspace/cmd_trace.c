@@ -12,6 +12,7 @@
 #include "cmd.h"
 
 #include "replay.h"
+#include "report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,7 +100,7 @@ static int record(char *const *argv, const char *logpath, bool quiet, int *statu
 	return WIFEXITED(ws) && WEXITSTATUS(ws) == 127 ? -1 : 0;
 }
 
-int trace_demo(FILE *out)
+int trace_demo(FILE *out, const char *report)
 {
 	char logpath[4096], err[512];
 	char *prog[] = { "/bin/ls", "/", NULL };
@@ -127,7 +128,7 @@ int trace_demo(FILE *out)
 		return 1;
 	}
 	unlink(logpath);
-	status = replay_run(&log, &ro, out);
+	status = report ? report_log(&log, &ro, report, false, out) : replay_run(&log, &ro, out);
 	st_free(&log);
 	return status;
 }

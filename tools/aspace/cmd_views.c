@@ -1,14 +1,20 @@
 /*
- * aspace maps | stats | pagetable: views of one process of a script at any
- * step. The script runs silently up to the step (its own views and
- * expectations say nothing), then the view is printed.
+ * aspace maps | stats | pagetable: views of one process of a script, or of
+ * a replayed strace log, at any step. The script runs (the log is
+ * replayed) silently up to the step (its own views and expectations say
+ * nothing), then the view is printed.
  */
 #include "cmd.h"
 
+#include "replay.h"
 #include "script.h"
+#include "source.h"
 #include "views.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,32 +31,39 @@ struct view_args {
 static void common_options(FILE *out)
 {
 	fprintf(out, "\noptions:\n"
-		     "      --step N        the state after step N (default: the end of the script)\n"
-		     "      --line L        the state after the statements up to line L\n"
-		     "  -p, --process NAME  which process (default: the current one at that point)\n"
+		     "      --step N        the state after step N (default: the end)\n"
+		     "      --line L        the state after the statements (log: the calls) up to line L\n"
+		     "  -p, --process NAME  which process: a script's name for it, a log's pid\n"
+		     "                      (default: the one of the last step up to that point)\n"
 		     "      --json          print JSON\n"
 		     "  -h, --help          this text\n\n"
-		     "A step is a statement that acts: a system call, an access, fork, exit, exec...;\n"
-		     "step 0 is the state before the first one. Exit status: 0, or 2 for a usage or\n"
-		     "input error (the script's own expectations are not checked here: use aspace run).\n");
+		     "A script's step is a statement that acts: a system call, an access, fork, exit,\n"
+		     "exec...; a log's step is a call the replay acts on: execve, the clone family,\n"
+		     "a memory call, a task's exit (aspace replay -v lists them with their lines).\n"
+		     "Step 0 is the state before the first one. A log's process is shown at the\n"
+		     "latest right before its exit (its space is gone after). The input is a LOG\n"
+		     "when its first line begins as strace writes one (see aspace report --help).\n"
+		     "Exit status: 0, or 2 for a usage or input error (the script's own\n"
+		     "expectations are not checked here: use aspace run).\n");
 }
 
 static void usage(const char *cmd, FILE *out)
 {
 	if (!strcmp(cmd, "maps"))
-		fprintf(out, "usage: aspace maps [--step N | --line L] [--process NAME] [--json] SCRIPT\n\n"
-			     "Print /proc/PID/maps of a process of SCRIPT at a step; with --json, the\n"
+		fprintf(out, "usage: aspace maps [--step N | --line L] [--process NAME|PID] [--json] SCRIPT|LOG\n\n"
+			     "Print /proc/PID/maps of a process of SCRIPT (or LOG, replayed) at a step; with --json, the\n"
 			     "regions with their kind (code, data, heap, stack, anon, file, shared).\n");
 	else if (!strcmp(cmd, "stats"))
-		fprintf(out, "usage: aspace stats [--step N | --line L] [--process NAME] [--json] SCRIPT\n\n"
+		fprintf(out, "usage: aspace stats [--step N | --line L] [--process NAME|PID] [--json] SCRIPT|LOG\n\n"
 			     "Print a process's counters (VM sizes, RSS, faults, copy-on-write) and layout,\n"
-			     "and the machine's free memory per buddy order, at a step of SCRIPT.\n");
+			     "and the machine's free memory per buddy order, at a step of SCRIPT or LOG.\n");
 	else
-		fprintf(out, "usage: aspace pagetable [--step N | --line L] [--process NAME] [--json] SCRIPT ADDR [LENGTH]\n\n"
-			     "Walk the page tables of a process for ADDR at a step of SCRIPT: the PGD, PUD,\n"
+		fprintf(out, "usage: aspace pagetable [--step N | --line L] [--process NAME|PID] [--json] SCRIPT|LOG ADDR [LENGTH]\n\n"
+			     "Walk the page tables of a process for ADDR at a step of SCRIPT or LOG: the PGD, PUD,\n"
 			     "PMD and PTE entries with their bits (present, rw, user, accessed, dirty, nx)\n"
 			     "and the frame behind the page. With LENGTH, one line per page. ADDR and\n"
-			     "LENGTH are expressions in the script's names, e.g. '$heap+4K'.\n");
+			     "LENGTH are expressions in the script's names, e.g. '$heap+4K'; for a LOG,\n"
+			     "numbers (0x7ffff7fc0000, 16K).\n");
 	common_options(out);
 }
 
@@ -106,10 +119,10 @@ static int parse_args(int argc, char **argv, const char *cmd, int max_pos, struc
 	if (va->step >= 0 && va->line >= 0)
 		return tool_usage_error(cmd, "--step or --line, not both");
 	if (optind == argc)
-		return tool_usage_error(cmd, "which script? (a file, or - for standard input)");
+		return tool_usage_error(cmd, "which script or log? (a file, or - for standard input)");
 	va->script = argv[optind++];
 	if (!strcmp(cmd, "pagetable") && optind == argc)
-		return tool_usage_error(cmd, "which address? (aspace pagetable SCRIPT ADDR [LENGTH])");
+		return tool_usage_error(cmd, "which address? (aspace pagetable SCRIPT|LOG ADDR [LENGTH])");
 	while (optind < argc) {
 		if (va->npos == max_pos)
 			return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -119,18 +132,13 @@ static int parse_args(int argc, char **argv, const char *cmd, int max_pos, struc
 }
 
 /* Run the script up to the step; the runner and the process's index, or an exit status. */
-static int run_to(struct view_args *va, struct script **sp, struct runner **rp, int *proc)
+static int run_to(struct view_args *va, struct script *s, struct runner **rp, int *proc)
 {
 	struct runner_opts ro = { .stop_step = va->step, .stop_line = va->line, .progress = true, .silent = true };
-	struct script *s = script_load(va->script, stderr);
 	struct runner *r;
 	int status;
 
-	*sp = NULL;
 	*rp = NULL;
-	if (!s)
-		return EXIT_USAGE;
-	*sp = s;
 	if (va->step > s->nsteps) {
 		fprintf(stderr, "aspace %s: %s has %d step%s; --step %d is beyond its end\n", va->cmd, s->name,
 			s->nsteps, s->nsteps == 1 ? "" : "s", va->step);
@@ -171,18 +179,198 @@ static json_t *header(struct runner *r, int proc)
 			 "process", r->procs[proc].name, "pid", r->procs[proc].pid);
 }
 
+/* A number for a log's ADDR or LENGTH: decimal or 0x hex, with an optional K, M, G or T. */
+static bool log_number(const char *cmd, const char *what, const char *text, uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(text, &end, 0);
+	if (end == text || errno || *text == '-' || isspace((unsigned char)*text))
+		goto bad;
+	switch (*end) {
+	case 'K': v <<= 10; end++; break;
+	case 'M': v <<= 20; end++; break;
+	case 'G': v <<= 30; end++; break;
+	case 'T': v <<= 40; end++; break;
+	default: break;
+	}
+	if (*end)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	fprintf(stderr, "aspace %s: %s: bad number '%s' (a log's views take numbers: 0x7ffff7fc0000, 16K)\n", cmd,
+		what, text);
+	return false;
+}
+
+struct log_view_ctx {
+	struct view_args *va;
+	const char *name;
+	int line;               /* of the last step */
+	int status;
+	uint64_t addr, len;
+};
+
+static json_t *log_header(const struct log_view_ctx *c, const struct replay_snap *s, const struct replay_proc *p)
+{
+	json_t *h = json_pack("{s:o, s:i, s:i, s:o, s:i}", "log", json_text(c->name), "step", s->step, "line", c->line,
+			      "process", json_text(p->name), "pid", p->pid);
+
+	json_object_set_new(h, "before_exit", s->exit_line ? json_integer(s->exit_line) : json_null());
+	return h;
+}
+
+/* The replay's observer: at the end, the view of the focus. */
+static bool log_view_observe(void *ctx, const struct replay_snap *s)
+{
+	struct log_view_ctx *c = ctx;
+	const char *cmd = c->va->cmd;
+	const struct replay_proc *p;
+	struct as_mm *mm;
+
+	if (!s->done) {
+		if (s->e)
+			c->line = s->e->line;
+		return true;
+	}
+	if (s->cur < 0) {
+		if (c->va->process)
+			fprintf(stderr, "aspace %s: no pid %s in %s by step %d\n", cmd, c->va->process, c->name, s->step);
+		else
+			fprintf(stderr, "aspace %s: nothing of %s is replayed by step %d\n", cmd, c->name, s->step);
+		c->status = EXIT_USAGE;
+		return true;
+	}
+	p = &s->procs[s->cur];
+	mm = p->mm;
+	if (!mm) {
+		if (p->died >= 0)
+			fprintf(stderr, "aspace %s: pid %d exited at step %d, before step %d\n", cmd, p->pid, p->died,
+				s->step);
+		else
+			fprintf(stderr, "aspace %s: pid %d has no space at step %d (its first execve comes later)\n", cmd,
+				p->pid, s->step);
+		c->status = EXIT_USAGE;
+		return true;
+	}
+	if (s->exit_line)
+		fprintf(stderr, "aspace %s: pid %d exits at line %d: shown right before, after step %d (line %d)\n",
+			cmd, p->pid, s->exit_line, s->step, c->line);
+	if (!strcmp(cmd, "maps")) {
+		if (c->va->json) {
+			json_t *j, *doc = log_header(c, s, p);
+
+			view_maps(mm, NULL, &j);
+			json_object_update(doc, j);
+			json_decref(j);
+			c->status = tool_print_json(doc, stdout);
+		} else {
+			view_maps(mm, stdout, NULL);
+		}
+	} else if (!strcmp(cmd, "stats")) {
+		if (c->va->json) {
+			json_t *cj, *l, *m, *doc = log_header(c, s, p);
+
+			view_counters(mm, NULL, &cj);
+			view_layout(mm, NULL, &l);
+			view_buddyinfo(s->m, NULL, &m);
+			json_object_set_new(doc, "counters", cj);
+			json_object_set_new(doc, "layout", l);
+			json_object_set_new(doc, "machine", m);
+			c->status = tool_print_json(doc, stdout);
+		} else {
+			printf("%s (pid %d) after step %d (line %d) of %s\n\ncounters:\n", p->name, p->pid, s->step,
+			       c->line, c->name);
+			view_counters(mm, stdout, NULL);
+			printf("\nlayout:\n");
+			view_layout(mm, stdout, NULL);
+			printf("\nmachine (free blocks per order, like /proc/buddyinfo):\n");
+			view_buddyinfo(s->m, stdout, NULL);
+		}
+	} else if (c->va->json) {
+		json_t *j, *doc = log_header(c, s, p);
+
+		view_pagetable(mm, c->addr, c->va->npos > 1, c->len, NULL, &j);
+		json_object_update(doc, j);
+		json_decref(j);
+		c->status = tool_print_json(doc, stdout);
+	} else {
+		view_pagetable(mm, c->addr, c->va->npos > 1, c->len, stdout, NULL);
+	}
+	return true;
+}
+
+/* A view of a replayed log: -p is a pid, --step counts the replay's steps, --line the log's lines. */
+static int log_view(struct view_args *va, struct source *src)
+{
+	struct log_view_ctx c = { .va = va, .name = src->name };
+	struct replay_opts ro = { .name = src->name, .observe = log_view_observe, .observe_ctx = &c, .view = true };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int steps = 0, status;
+
+	for (size_t i = 0; i < src->log.n; i++)
+		steps += replay_is_step(&src->log.ev[i]);
+	if (va->step > steps) {
+		fprintf(stderr, "aspace %s: %s has %d step%s; --step %d is beyond its end\n", va->cmd, src->name, steps,
+			steps == 1 ? "" : "s", va->step);
+		return EXIT_USAGE;
+	}
+	if (va->process) {
+		char *end;
+		long pid = strtol(va->process, &end, 10);
+
+		if (!*va->process || *end || pid <= 0 || pid > 0x7fffffff) {
+			fprintf(stderr, "aspace %s: -p wants a pid of the log, got '%s'\n", va->cmd, va->process);
+			return EXIT_USAGE;
+		}
+		ro.focus_pid = (int)pid;
+	}
+	if ((va->npos > 0 && !log_number(va->cmd, "ADDR", va->pos[0], &c.addr)) ||
+	    (va->npos > 1 && !log_number(va->cmd, "LENGTH", va->pos[1], &c.len)))
+		return EXIT_USAGE;
+	ro.stop_at_step = va->step >= 0;
+	ro.stop_step = va->step;
+	ro.stop_at_line = va->line >= 0;
+	ro.stop_line = va->line;
+	/* The replay's own text (differences, notes) is not the view's. */
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return tool_fail(va->cmd, -ENOMEM);
+	status = replay_run(&src->log, &ro, out);
+	fclose(out);
+	free(buf);
+	if (status == EXIT_USAGE)
+		return status;
+	return c.status;
+}
+
 static int view_main(int argc, char **argv, const char *cmd, int max_pos)
 {
 	struct view_args va;
+	struct source src;
 	struct script *s;
-	struct runner *r;
+	struct runner *r = NULL;
 	int proc = -1, status;
 	struct as_mm *mm;
 
 	status = parse_args(argc, argv, cmd, max_pos, &va);
 	if (status)
 		return status < 0 ? EXIT_OK : status;
-	status = run_to(&va, &s, &r, &proc);
+	status = source_load(cmd, va.script, &src);
+	if (status)
+		return status;
+	if (src.is_log) {
+		status = log_view(&va, &src);
+		source_free(&src);
+		return status;
+	}
+	s = src.script;
+	status = run_to(&va, s, &r, &proc);
 	if (status)
 		goto out;
 	mm = r->procs[proc].mm;
@@ -246,7 +434,7 @@ static int view_main(int argc, char **argv, const char *cmd, int max_pos)
 out:
 	if (r && runner_free(r) && !status)
 		status = EXIT_CHECK;
-	script_free(s);
+	source_free(&src);
 	return status;
 }
 

@@ -84,7 +84,7 @@ static const struct constant constants[] = {
 	C(SYS_brk, FAM_SYS), C(SYS_mmap, FAM_SYS), C(SYS_munmap, FAM_SYS), C(SYS_mprotect, FAM_SYS),
 	C(SYS_mremap, FAM_SYS), C(SYS_madvise, FAM_SYS), C(SYS_mlock, FAM_SYS), C(SYS_mlock2, FAM_SYS),
 	C(SYS_munlock, FAM_SYS), C(SYS_mlockall, FAM_SYS), C(SYS_munlockall, FAM_SYS),
-	C(SYS_msync, FAM_SYS), C(SYS_mincore, FAM_SYS),
+	C(SYS_msync, FAM_SYS), C(SYS_mincore, FAM_SYS), C(SYS_prctl, FAM_SYS),
 };
 
 static const char *const family_patterns[FAM_NR] = {

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,6 +79,10 @@ int fz_space_new(const struct fz_env *env, struct as_machine *m, struct as_mm **
 	for (int r = 0; r < 16 && r < RLIM_NLIMITS; r++)
 		as_mm_setrlimit(mm, r, k->rlim[r][0], k->rlim[r][1]);
 	as_mm_set_caps(mm, env->opts.unprivileged ? 0 : k->caps ? k->caps : ALL_CAPS);
+	if (env->opts.unprivileged)
+		as_mm_set_ids(mm, 65534, 65534); /* the kernel child's setgid/setuid */
+	/* The kernel child runs with THP off (PR_SET_THP_DISABLE): MADV_COLLAPSE sees it. */
+	(void)as_syscall(mm, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
 	if (orc_space_standins(mm, k->before.smaps, err, sizeof(err))) {
 		fprintf(stderr, "aspace diff: the starting regions: %s\n", err);
 		as_mm_put(mm);
@@ -750,11 +755,12 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 		flags = MAP_DROPPABLE | MAP_ANONYMOUS;
 	} else if (type < 94) {
 		flags = (chance(g, 50) ? 0 : 4 + rnd(g, 4)) | MAP_ANONYMOUS; /* bad types */
+	} else if (type < 98) {
+		/* Anonymous hugetlbfs: the default size, or size bits the host may refuse. */
+		flags = (chance(g, 70) ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS | MAP_HUGETLB;
+		if (chance(g, 20))
+			flags |= chance(g, 50) ? (21ull << 26) : chance(g, 50) ? (30ull << 26) : (rnd(g, 64) << 26);
 	} else {
-		/*
-		 * MAP_HUGETLB is left out: aspace does not model hugetlbfs (its
-		 * divergences are listed in tests/diff/known.h).
-		 */
 		flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_UNINITIALIZED | MAP_DENYWRITE | MAP_EXECUTABLE;
 	}
 	/* Left out by --without: plain private anonymous memory instead. */
@@ -764,7 +770,7 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 		file = false;
 	}
 	if (g->env->without & FZ_W_HUGETLB)
-		flags &= ~(uint64_t)MAP_HUGETLB;
+		flags &= ~((uint64_t)MAP_HUGETLB | (0x3full << 26));
 	if (file) {
 		fd = fd_arg(g, &fidx, &ro);
 		if (fidx >= 0) {
@@ -775,7 +781,8 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 			    : o < 98 ? 1 + rnd(g, PG - 1) : (uint64_t)-PG;
 		}
 	}
-	if (chance(g, 8))
+	/* The host has no huge pages reserved: most hugetlb mappings only map with MAP_NORESERVE. */
+	if (chance(g, (flags & MAP_HUGETLB) ? 60 : 8))
 		flags |= MAP_NORESERVE;
 	/* Charged to the commit limit (compared with RAM, per request): private writable, shared anonymous. */
 	len = new_len(g, !(flags & MAP_NORESERVE) && (((flags & 3) == MAP_PRIVATE && (prot & PROT_WRITE)) ||
@@ -813,6 +820,19 @@ static void gen_mmap(struct gen *g, struct orc_op *op)
 	}
 	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && len > FZ_WINDOW_SIZE && len < (1ull << 47))
 		len = pages(g, 16);
+	/*
+	 * hugetlbfs wants 2 MiB aligned addresses: mostly give it one. Its
+	 * length rounds up to 2 MiB: a fixed one must still miss the harness.
+	 */
+	if ((flags & MAP_HUGETLB) && addr) {
+		uint64_t hlen = (len + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+
+		if (chance(g, 70))
+			addr &= ~((2ull << 20) - 1);
+		if ((flags & MAP_FIXED) && !(addr & ((2ull << 20) - 1)) &&
+		    (hlen < len || hlen >= GIB || hits_harness(g, addr, hlen)))
+			addr = FZ_WINDOW + rnd(g, 16) * (2ull << 20);
+	}
 	(void)ro;
 	*op = (struct orc_op)ORC_OP(ORC_OP_MMAP, addr_arg(g, addr), len, prot, flags, fd, off);
 }

@@ -12,19 +12,17 @@ struct subcommand {
 };
 
 /*
- * The subcommands, in the order `aspace help` lists them. Hooks for what
- * comes later: the proof issue adds { "diff", cmd_diff, ... }, { "trace",
- * cmd_trace, ... } and { "replay", cmd_replay, ... } (declared in cmd.h,
- * defined in their own cmd_*.c); `report` and the views then take a
- * replay LOG wherever they take a SCRIPT (see report.c's data model).
+ * The subcommands, in the order `aspace help` lists them (declared in
+ * cmd.h, each defined in its own cmd_*.c). `report` and the views take a
+ * strace LOG wherever they take a SCRIPT (source.h tells them apart).
  */
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run a scenario script (`aspace run --help` for the language)" },
-	{ "maps", cmd_maps, "a process's /proc/PID/maps at any step of a script" },
+	{ "maps", cmd_maps, "a process's /proc/PID/maps at any step of a script or a log" },
 	{ "stats", cmd_stats, "a process's counters and layout, and the machine's memory, at any step" },
 	{ "pagetable", cmd_pagetable, "the page-table walk of an address at any step" },
-	{ "report", cmd_report, "a self-contained HTML report of a script's run" },
-	{ "demo", cmd_demo, "a narrated tour of what aspace simulates" },
+	{ "report", cmd_report, "a self-contained HTML report of a script's run or a log's replay" },
+	{ "demo", cmd_demo, "a narrated tour of what aspace simulates, then a real program traced" },
 	{ "machine", cmd_machine, "create a machine and show its physical memory" },
 	{ "bench", cmd_bench, "the library's benchmarks (faults, TLB, mmap at scale, fork)" },
 	{ "diff", cmd_diff, "differential fuzzing: random sequences on the kernel and on aspace" },

@@ -629,6 +629,7 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 	if (!env->opts.unprivileged)
 		fprintf(out, "setcaps %#llx\n", (unsigned long long)(r->k.caps ? r->k.caps : ALL_CAPS));
 	put_rlimits(&w);
+	fprintf(out, "# PR_SET_THP_DISABLE, as the kernel child runs\nsyscall SYS_prctl 41 1 => 0\n");
 	put_regions(&w);
 	fprintf(out,
 		"setlayout start_code=%#" PRIx64 " end_code=%#" PRIx64 " start_data=%#" PRIx64 " end_data=%#" PRIx64

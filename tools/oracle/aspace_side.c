@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define ALL_CAPS ((1ull << 41) - 1) /* CAP_CHOWN .. CAP_CHECKPOINT_RESTORE */
@@ -227,6 +228,10 @@ static int setup_space(struct as_mm *mm, const struct orc_trace *k, char *err, s
 		}
 	}
 	as_mm_set_caps(mm, k->unprivileged ? 0 : k->caps ? k->caps : ALL_CAPS);
+	if (k->unprivileged)
+		as_mm_set_ids(mm, 65534, 65534); /* the kernel child's setgid/setuid */
+	/* The kernel child runs with THP off (PR_SET_THP_DISABLE): MADV_COLLAPSE sees it. */
+	(void)as_syscall(mm, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
 
 	if (orc_space_standins(mm, k->before.smaps, err, errlen))
 		return -1;
@@ -378,16 +383,14 @@ static void do_exec(struct as_mm *mm, struct orc_rec *r, uint64_t addr)
 		r->fault_addr = addr;
 		return;
 	}
-	rc = as_read(mm, addr, &b, 1, &f);
+	/*
+	 * A fetch as the CPU makes it: a missing page faults in as for a read
+	 * (x86's access_error ignores the fetch bit), then an NX entry is a
+	 * protection fault that leaves the accessed bit as it was.
+	 */
+	rc = as_fetch(mm, addr, &b, 1, &f);
 	r->ret = rc;
 	note_fault(r, rc, &f);
-	if (rc == 0 && !(flags & VM_EXEC)) {
-		r->ret = -EFAULT;
-		r->signo = SIGSEGV;
-		r->code = SEGV_ACCERR;
-		r->fault_addr = addr;
-		return;
-	}
 	if (rc == 0 && b != 0xc3 && asprintf(&r->note, "EXEC of %#" PRIx64 ": holds %#x, not ret", addr, b) < 0)
 		r->note = NULL;
 }

@@ -151,6 +151,10 @@ struct orc_probe {
 	int overcommit_memory, overcommit_ratio, legacy_va_layout;
 	uint64_t stack_guard_gap;  /* bytes (kernel command line, default 256 pages) */
 	uint64_t mem_total;        /* bytes of host RAM (MemTotal) */
+	uint64_t nr_hugepages_2m;  /* /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages */
+	int hugepages_1g;          /* 1: hugepages-1048576kB exists */
+	uint64_t nr_hugepages_1g;
+	unsigned hugetlb_dev_minor;/* the minor of /anon_hugepage in maps (0: not seen) */
 	bool randomized;           /* this process has address randomization on */
 };
 

@@ -183,6 +183,37 @@ static void probe_sysctls(struct orc_probe *p)
 	}
 }
 
+/*
+ * hugetlbfs: the pools' sizes, whether 1 GiB pages exist, and the device
+ * minor /proc/PID/maps shows for an anonymous MAP_HUGETLB mapping (the
+ * internal hugetlbfs mount's, which depends on boot order): a
+ * MAP_NORESERVE mapping reserves nothing and is unmapped at once.
+ */
+static void probe_hugetlb(struct orc_probe *p)
+{
+	char *buf = malloc(1 << 16), line[64];
+	void *a;
+
+	p->nr_hugepages_2m = read_u64("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", 0);
+	p->hugepages_1g = access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK) == 0;
+	p->nr_hugepages_1g = read_u64("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", 0);
+	a = mmap(NULL, 2u << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_HUGETLB,
+		 -1, 0);
+	if (a != MAP_FAILED && buf && read_small("/proc/self/maps", buf, 1 << 16) > 0) {
+		char *s;
+		unsigned major, minor;
+
+		snprintf(line, sizeof(line), "%lx-", (unsigned long)a);
+		s = strstr(buf, line);
+		if (s && (s = strchr(s, ' ')) && (s = strchr(s + 1, ' ')) && (s = strchr(s + 1, ' ')) &&
+		    sscanf(s + 1, "%x:%x", &major, &minor) == 2)
+			p->hugetlb_dev_minor = minor;
+	}
+	if (a != MAP_FAILED)
+		munmap(a, 2u << 20);
+	free(buf);
+}
+
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct orc_probe probed;
 static int probe_rc = 1; /* 1: not yet */
@@ -195,6 +226,7 @@ int orc_probe(struct orc_probe *out)
 	if (probe_rc == 1) {
 		memset(&probed, 0, sizeof(probed));
 		probe_sysctls(&probed);
+		probe_hugetlb(&probed);
 		probe_vdso(&probed);
 		probe_rc = probe_child(&probed);
 	}
@@ -212,11 +244,14 @@ void orc_probe_print(const struct orc_probe *p, FILE *out)
 		" KiB, vvar %" PRIu64 "+%" PRIu64 " KiB\n"
 		"orc host: max_map_count %" PRIu64 ", mmap_min_addr %#" PRIx64
 		", overcommit_memory %d, overcommit_ratio %d, legacy_va_layout %d, stack_guard_gap %" PRIu64
-		" KiB, RAM %" PRIu64 " MiB, randomization %s\n",
+		" KiB, RAM %" PRIu64 " MiB, randomization %s\n"
+		"orc host: huge pages 2 MiB %" PRIu64 ", 1 GiB %s %" PRIu64 ", hugetlbfs device 0:%#x\n",
 		p->zero_page ? "yes" : "no", p->thp_mode, p->thp_align_anon ? "yes" : "no",
 		p->vdso_bytes >> 10, p->vvar_bytes >> 10, p->vvar_vclock_bytes >> 10, p->max_map_count,
 		p->mmap_min_addr, p->overcommit_memory, p->overcommit_ratio, p->legacy_va_layout,
-		p->stack_guard_gap >> 10, p->mem_total >> 20, p->randomized ? "ON" : "off");
+		p->stack_guard_gap >> 10, p->mem_total >> 20, p->randomized ? "ON" : "off",
+		p->nr_hugepages_2m, p->hugepages_1g ? "yes" : "no", p->nr_hugepages_1g,
+		p->hugetlb_dev_minor);
 }
 
 void orc_machine_config(const struct orc_probe *p, uint64_t ram_bytes, struct as_machine_config *cfg)
@@ -231,4 +266,14 @@ void orc_machine_config(const struct orc_probe *p, uint64_t ram_bytes, struct as
 	cfg->thp_align_anon = p->thp_align_anon;
 	cfg->legacy_va_layout = p->legacy_va_layout;
 	cfg->stack_guard_gap = p->stack_guard_gap;
+	/* The host's huge page pools, as far as the simulated RAM holds them. */
+	cfg->nr_hugepages_2m = p->nr_hugepages_2m;
+	if (cfg->nr_hugepages_2m > cfg->ram_bytes >> 21)
+		cfg->nr_hugepages_2m = cfg->ram_bytes >> 21;
+	cfg->hugepages_1g = p->hugepages_1g;
+	cfg->nr_hugepages_1g = p->nr_hugepages_1g;
+	if (cfg->nr_hugepages_1g > cfg->ram_bytes >> 30)
+		cfg->nr_hugepages_1g = cfg->ram_bytes >> 30;
+	if (p->hugetlb_dev_minor)
+		cfg->hugetlb_dev_minor = p->hugetlb_dev_minor;
 }
