@@ -452,6 +452,13 @@ static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint6
 	if (last > size_pages - 1)
 		last = size_pages - 1;
 	file_cache_get_cached(v->file->cache, first, last, pfns);
+	/* filemap_map_pages skips a page with PG_readahead (here: PG_reclaim, the same bit). */
+	for (uint64_t i = 0; i <= last - first; i++) {
+		if (pfns[i] != PFN_NONE && file_page_reclaim(frame_page(mm->m, pfns[i]))) {
+			frame_put(mm->m, pfns[i]);
+			pfns[i] = PFN_NONE;
+		}
+	}
 	nr_runs = whole_folios(mm, v, first, last - first + 1, pfns, size_pages, runs);
 
 	pthread_mutex_lock(&mm->pt_lock);
@@ -526,6 +533,14 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 				(v->flags & VM_SEQ_READ) ? MADV_SEQUENTIAL : (v->flags & VM_RAND_READ) ? MADV_RANDOM : 0);
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
+	/*
+	 * PG_reclaim read as PG_readahead: filemap_fault starts async readahead
+	 * (clearing it) with the lock dropped and retries, a major fault; not
+	 * in VM_RAND_READ regions, which read no ahead.
+	 */
+	if (!(v->flags & VM_RAND_READ) &&
+	    (file_page_change_marks(frame_page(mm->m, pfn), FILE_PAGE_RECLAIM, 0) & FILE_PAGE_RECLAIM))
+		major = true;
 	if (major && !write) {
 		/*
 		 * The host had to read the page (and its readahead the pages
@@ -674,8 +689,9 @@ enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access,
 	return FAULT_DONE;
 }
 
-int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool write_locked,
-			 int force_access)
+/* fault_populate_range's walk; *gup tells whether a region got populate_vma_page_range's GUP. */
+static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool write_locked,
+			    int force_access, bool *gup)
 {
 	uint64_t addr = start;
 
@@ -697,6 +713,7 @@ int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool wr
 				addr = stop;
 				continue;
 			}
+			*gup = true;
 			access = (v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ? FAULT_WRITE : FAULT_READ;
 			/* mprotect's populate (write-locked) can't drop the lock: its faults stay major. */
 			if (!write_locked)
@@ -735,9 +752,37 @@ int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool wr
 	return 0;
 }
 
+int fault_populate_range(struct as_mm *mm, uint64_t start, uint64_t end, bool write_locked,
+			 int force_access)
+{
+	bool gup = false;
+	int err = populate_regions(mm, start, end, write_locked, force_access, &gup);
+
+	/* populate_vma_page_range ends with lru_add_drain (docs/linux-semantics.md §12.3). */
+	if (gup)
+		machine_lazyfree_drain(mm->m);
+	return err;
+}
+
 void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len)
 {
+	uint64_t end = start + len, addr = start;
+
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	(void)fault_populate_range(mm, start, start + len, false, 0);
+	/*
+	 * Errors are ignored region by region (__mm_populate with
+	 * ignore_errors): a region whose fault fails (a hugetlb SIGBUS, a
+	 * file hole) is left and the next one is still populated.
+	 */
+	while (addr < end) {
+		struct vm_area *v = vma_find(&mm->tree, addr);
+		uint64_t stop;
+
+		if (!v || v->start >= end)
+			break;
+		stop = v->end < end ? v->end : end;
+		(void)fault_populate_range(mm, addr > v->start ? addr : v->start, stop, false, 0);
+		addr = stop;
+	}
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }

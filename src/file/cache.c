@@ -666,8 +666,11 @@ bool file_pageout_locked(struct file_cache *c, pfn_t pfn)
 		if (env_host_page_flags(&va, 1, &hf) == 0 && (hf & ENV_HPF_PRESENT))
 			dirty = (hf & ENV_HPF_DIRTY) != 0;
 	}
-	if (dirty)
+	if (dirty) {
+		/* Kept, marked for reclaim once written (shrink_folio_list's folio_set_reclaim). */
+		(void)file_page_change_marks(pg, 0, FILE_PAGE_RECLAIM);
 		return false;
+	}
 	cache_drop_locked(c, pgoff, pfn); /* frees the frame: the slot is unbound */
 	if (c->host)
 		env_file_drop_cached(c->fd, pgoff << PAGE_SHIFT, PAGE_SIZE);

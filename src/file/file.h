@@ -208,19 +208,52 @@ static inline void file_page_folio(const struct page *pg, uint32_t *before, uint
 }
 
 /*
- * Linux's PG_dirty for page cache pages. Other threads read a page's flags
- * without a lock, so this bit, which changes under them, lives apart: in
- * the LRU link `next` (unused for user pages), always accessed atomically.
+ * Linux's PG_dirty and PG_reclaim for page cache pages. Other threads read
+ * a page's flags without a lock, so these bits, which change under them,
+ * live apart: in the LRU link `next` (unused for user pages; PFN_NONE when
+ * neither is set), always accessed atomically. PG_reclaim is what
+ * MADV_PAGEOUT leaves on a dirty page it had to keep; Linux reads the same
+ * bit as PG_readahead: fault-around skips the page and the next fault on it
+ * starts readahead, clearing it, and retries (a major fault). Writeback
+ * (clearing PG_dirty) clears it too.
  */
 #define FILE_PAGE_DIRTY 1u
+#define FILE_PAGE_RECLAIM 2u
+static inline uint32_t file_page_marks(const struct page *pg)
+{
+	uint32_t v = __atomic_load_n(&pg->next, __ATOMIC_RELAXED);
+
+	return v == PFN_NONE ? 0 : v;
+}
+
+/* Clear `clear`, then set `set`; returns the marks before. */
+static inline uint32_t file_page_change_marks(struct page *pg, uint32_t clear, uint32_t set)
+{
+	uint32_t old = __atomic_load_n(&pg->next, __ATOMIC_RELAXED), nv;
+
+	do {
+		nv = ((old == PFN_NONE ? 0 : old) & ~clear) | set;
+	} while (!__atomic_compare_exchange_n(&pg->next, &old, nv ? nv : PFN_NONE, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return old == PFN_NONE ? 0 : old;
+}
+
 static inline bool file_page_dirty(const struct page *pg)
 {
-	return __atomic_load_n(&pg->next, __ATOMIC_RELAXED) == FILE_PAGE_DIRTY;
+	return file_page_marks(pg) & FILE_PAGE_DIRTY;
 }
 
 static inline void file_page_set_dirty(struct page *pg, bool dirty)
 {
-	__atomic_store_n(&pg->next, dirty ? FILE_PAGE_DIRTY : PFN_NONE, __ATOMIC_RELAXED);
+	if (dirty)
+		(void)file_page_change_marks(pg, 0, FILE_PAGE_DIRTY);
+	else
+		(void)file_page_change_marks(pg, FILE_PAGE_DIRTY | FILE_PAGE_RECLAIM, 0);
+}
+
+static inline bool file_page_reclaim(const struct page *pg)
+{
+	return file_page_marks(pg) & FILE_PAGE_RECLAIM;
 }
 
 static inline void file_page_set_folio(struct page *pg, uint32_t before, uint32_t nr)

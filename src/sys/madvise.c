@@ -308,15 +308,19 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 	default: /* MADV_PAGEOUT */
 		if (mapcount != 1)
 			return 0;
-		page_clear_flags(pg, PG_REFERENCED);
 		/* The TLBs were shot down before this pass. */
 		if (pg->flags & PG_ANON) {
+			page_clear_flags(pg, PG_REFERENCED);
 			if ((pg->flags & (PG_SWAPBACKED | PG_DIRTY)) == 0 && !(e & PTE_D))
 				mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));
 			return 0;
 		}
+		/* A page cache page of a file the caller may not reclaim is not even aged. */
+		if (!g->cache || pg->owner != (uintptr_t)g->cache)
+			return 0;
+		page_clear_flags(pg, PG_REFERENCED);
 		/* try_to_unmap, then a clean page leaves the cache (the entry's dirty bit goes to the page first). */
-		if (g->cache && pg->owner == (uintptr_t)g->cache && !(pg->flags & PG_MLOCKED)) {
+		if (!(pg->flags & PG_MLOCKED)) {
 			pfn_t pfn = pte_pfn(e);
 
 			mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));

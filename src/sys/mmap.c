@@ -351,14 +351,36 @@ int sys_unmap_prepare(struct as_mm *mm, uint64_t start, uint64_t end, struct unm
 	return 0;
 }
 
-/* Remove the gathered regions, their pages and their accounting. Cannot fail. */
+/*
+ * Remove the gathered regions, their pages and their accounting. Cannot
+ * fail. Page tables go as in Linux's free_pgtables: only a PTE table whose
+ * whole 2 MiB lies between the regions left on either side (floor: the
+ * previous region's end; ceiling: the next one's start) is freed; one a
+ * neighbour shares stays, empty (a later fault-around there finds it).
+ */
 void sys_unmap_commit(struct as_mm *mm, struct unmap_gather *u)
 {
-	struct vm_area *v = u->first, *next;
+	struct vm_area *v = u->first, *next, *prev, *after;
+	uint64_t floor, ceiling, fs, fe;
 
 	if (!v)
 		return;
-	mm_zap_range(mm, u->start, u->end, true);
+	prev = vma_prev(v);
+	after = vma_find(&mm->tree, u->end);
+	floor = prev ? prev->end : 0;
+	ceiling = after ? after->start & ~(PMD_SIZE - 1) : UINT64_MAX;
+	fs = u->start & ~(PMD_SIZE - 1);
+	if (fs < floor)
+		fs += PMD_SIZE;
+	fe = (u->end + PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+	if (fe > ceiling)
+		fe = ceiling;
+	mm_flush_tlb_range(mm, u->start, u->end);
+	pthread_mutex_lock(&mm->pt_lock);
+	pgtable_zap_range(&mm->pt, u->start, u->end, false, mm_release_pte, mm);
+	if (fs < fe)
+		pgtable_zap_range(&mm->pt, fs, fe, true, mm_release_pte, mm);
+	pthread_mutex_unlock(&mm->pt_lock);
 	for (; v && v->start < u->end; v = next) {
 		next = vma_next(v);
 		mm_stat_account(mm, v->flags, -(int64_t)((v->end - v->start) >> PAGE_SHIFT));

@@ -163,6 +163,71 @@ static void test_drain_clears_referenced(void **state)
 	RG_RUN(seq);
 }
 
+/* populate_vma_page_range ends with a drain: MAP_POPULATE, MAP_LOCKED, and mprotect/mremap of locked regions */
+static void test_map_populate_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MMAP_FD(B, 0x1000ull, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_POPULATE, -1, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_map_locked_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MMAP_FD(B, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED|MAP_LOCKED, -1, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_map_populate_prot_none_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MMAP_FD(B, 0x1000ull, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_POPULATE, -1, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_mprotect_locked_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(B, 0x1000ull, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MLOCK(B, 0x1000ull),
+		FREE_ONE_PAGE(A),
+		ORC_MPROTECT(B, 0x1000ull, PROT_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_mremap_grow_locked_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(B, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_LOCKED, -1, 0),
+		FREE_ONE_PAGE(A),
+		ORC_MREMAP(B, 0x1000ull, 0x2000ull, 0, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_mlockall_onfault_mmap_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MLOCKALL(MCL_FUTURE|MCL_ONFAULT),
+		ORC_MMAP_FD(B, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +243,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shmem_remove_page_drains),
 		cmocka_unit_test(test_shmem_remove_hole_no_drain),
 		cmocka_unit_test(test_drain_clears_referenced),
+		cmocka_unit_test(test_map_populate_drains),
+		cmocka_unit_test(test_map_locked_drains),
+		cmocka_unit_test(test_map_populate_prot_none_no_drain),
+		cmocka_unit_test(test_mprotect_locked_drains),
+		cmocka_unit_test(test_mremap_grow_locked_drains),
+		cmocka_unit_test(test_mlockall_onfault_mmap_no_drain),
 	};
 
 	orc_init(argc, argv);

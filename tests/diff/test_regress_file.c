@@ -314,6 +314,59 @@ static void test_regress_file_mcl_future_hole_minor_faults(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * A read past EOF after munmap of a neighbour in the same 2 MiB: Linux's
+ * free_pgtables keeps the PTE table the file region shares, so fault-around
+ * has a table and maps the file's last page before the SIGBUS (Rss 4 kB);
+ * aspace had freed the table and, by the no-table rule, mapped nothing.
+ */
+static void test_regress_file_sigbus_kept_table_maps(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x34000ull, PROT_READ, MAP_SHARED, RG_FD(0), 0),
+		ORC_MMAP_FD(0, 0x1000ull, PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_DENYWRITE|MAP_EXECUTABLE|MAP_UNINITIALIZED, -1, 0),
+		ORC_READ(ORC_REF(1, 0), 1),
+		ORC_MUNMAP(ORC_REF(1, 0), 0x1000ull),
+		ORC_READ(ORC_REF(0, 0x14000), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * MADV_PAGEOUT of a dirty private file page unmaps it but keeps it cached
+ * with PG_reclaim, which Linux reads as PG_readahead: the next fault on it
+ * starts readahead and retries, a major fault (MADV_POPULATE_WRITE: kernel
+ * minflt 3, aspace counted 4 minor).
+ */
+static void test_regress_file_pageout_dirty_major(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000003000ull, 0x4000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x1000ull),
+		ORC_READ(0x200000006ff9ull, 1),
+		ORC_MADVISE(0x200000003000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_MADVISE(0x200000003000ull, 0x6000ull, MADV_POPULATE_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* The same for reads: fault-around skips the marked page, whose own read fault is major */
+static void test_regress_file_pageout_dirty_read(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000003000ull, 0x4000ull, PROT_READ, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x1000ull),
+		ORC_READ(0x200000006000ull, 1),
+		ORC_MADVISE(0x200000003000ull, 0x2000ull, MADV_PAGEOUT),
+		ORC_READ(0x200000004000ull, 1),
+		ORC_READ(0x200000003000ull, 1),
+		ORC_MADVISE(0x200000005000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_MLOCK(0x200000005000ull, 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +387,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_file_pageout),
 		cmocka_unit_test(test_regress_file_mremap_grow_locked),
 		cmocka_unit_test(test_regress_file_mcl_future_hole_minor_faults),
+		cmocka_unit_test(test_regress_file_sigbus_kept_table_maps),
+		cmocka_unit_test(test_regress_file_pageout_dirty_major),
+		cmocka_unit_test(test_regress_file_pageout_dirty_read),
 		cmocka_unit_test(test_regress_file_shared_populate_read_mprotect_write),
 		cmocka_unit_test(test_regress_file_shared_dirty_mprotect_writable),
 		cmocka_unit_test(test_regress_file_shmem_mprotect_writable),

@@ -106,6 +106,47 @@ static void test_regress_pageout_file_clean_dirty(void **state)
 }
 
 /*
+ * MADV_PAGEOUT as a process that neither owns the file nor may write it
+ * (can_do_file_pageout): only anonymous pages are paged out; the file's
+ * pages stay mapped (Rss, Referenced), a copied-on-write page is treated
+ * as anonymous memory (kept: no swap).
+ */
+static void test_regress_pageout_unprivileged_file(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x3000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(1), 0),
+		ORC_MMAP(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_WRITE(ORC_REF(0, 0x1000), 1, 0x33),
+		ORC_MADVISE(ORC_REF(0, 0), 0x3000ull, MADV_PAGEOUT),
+		ORC_MINCORE(ORC_REF(0, 0), 0x3000ull, ORC_REF(1, 0)),
+		ORC_READ(ORC_REF(0, 0), 1),
+		ORC_READ(ORC_REF(0, 0x1000), 1),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
+/*
+ * A dirty file page MADV_PAGEOUT unmapped but kept gets PG_reclaim, which
+ * is PG_readahead's bit: the next GUP fault on it (MADV_POPULATE_WRITE)
+ * starts async readahead, drops the lock and retries, and counts as a
+ * major fault: kernel minflt 3 (and majflt 1), aspace 4. A user fault
+ * retries without FAULT_FLAG_TRIED and stays minor.
+ */
+static void test_regress_pageout_gup_major(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000003000ull, 0x4000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x1000ull),
+		ORC_READ(0x200000006ff9ull, 1),
+		ORC_MADVISE(0x200000003000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_MADVISE(0x200000003000ull, 0x6000ull, MADV_POPULATE_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
  * MADV_COLD over a shared file mapping and the hole after it (ENOMEM, the
  * mapping aged all the same), then an instruction fetch of a non-exec
  * page: kernel Referenced 0 kB, aspace 4 kB.
@@ -246,6 +287,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_pageout_shmem),
 		cmocka_unit_test(test_regress_pageout_shmem_refault),
 		cmocka_unit_test(test_regress_pageout_file_clean_dirty),
+		cmocka_unit_test(test_regress_pageout_gup_major),
+		cmocka_unit_test(test_regress_pageout_unprivileged_file),
 		cmocka_unit_test(test_regress_cold_file_fetch_unreferenced),
 		cmocka_unit_test(test_regress_collapse_thp_disabled),
 		cmocka_unit_test(test_regress_mremap_shrink_past_region_anon),

@@ -182,6 +182,26 @@ static void test_reservations(void **state)
 	done(m, mm);
 }
 
+/* mlockall(MCL_CURRENT) skips a region it can't fault in and populates the next (ignore_errors). */
+static void test_populate_skips_failing_region(void **state)
+{
+	struct as_machine *m = machine(0, 0);
+	struct as_mm *mm;
+	char *t;
+
+	(void)state;
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_int_equal(hmap(mm, 0x40000000, HUGE, PA | MAP_NORESERVE | MAP_FIXED), 0x40000000);
+	assert_int_equal(sc(mm, SYS_mmap, 0x40400000, 0x2000, RW, PA | MAP_FIXED, (uint64_t)-1), 0x40400000);
+	assert_int_equal(sc(mm, SYS_mlockall, MCL_CURRENT, 0, 0, 0, 0), 0);
+	t = text(mm, true);
+	assert_non_null(strstr(t, "40400000-40402000 rw-p 00000000 00:00 0 \nSize:                  8 kB\n"
+				  "KernelPageSize:        4 kB\nMMUPageSize:           4 kB\n"
+				  "Rss:                   8 kB\n"));
+	free(t);
+	done(m, mm);
+}
+
 /* 1 GiB pages where the machine has them; config validation. */
 static void test_1g_and_config(void **state)
 {
@@ -216,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_flags_and_alignment),
 		cmocka_unit_test(test_region_rules),
 		cmocka_unit_test(test_reservations),
+		cmocka_unit_test(test_populate_skips_failing_region),
 		cmocka_unit_test(test_1g_and_config),
 	};
 

@@ -19,7 +19,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #define PG 4096ull
 #define BASE 0x200000000ull
@@ -762,6 +764,64 @@ static void test_madvise_guard_sticky(void **state)
 	end_test(m, mm);
 }
 
+/* The mincore vector of 4 pages at a, as a string of '0' and '1'. */
+static const char *mincore4(struct as_mm *mm, uint64_t a, uint64_t vec)
+{
+	static char out[5];
+	unsigned char v[4];
+
+	assert_int_equal(sc(mm, SYS_mincore, a, 4 * PG, vec), 0);
+	assert_int_equal(as_read(mm, vec, v, 4, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		out[i] = (char)('0' + (v[i] & 1));
+	out[4] = 0;
+	return out;
+}
+
+/*
+ * can_do_mincore: a file region shows its page cache only to the file's
+ * owner (or CAP_FOWNER) or a process that may write the file (mode bits,
+ * CAP_DAC_OVERRIDE); anyone else sees every page resident.
+ */
+static void test_mincore_file_ids(void **state)
+{
+	struct as_machine *m = t_machine_new(32);
+	struct as_mm *mm = new_space(m), *child;
+	char path[] = "/tmp/aspace-ids-XXXXXX";
+	int fd = mkstemp(path);
+	uint32_t me = (uint32_t)geteuid(), grp = (uint32_t)getegid();
+	uint64_t vec = map_at(mm, BASE, PG, RW, 0), a;
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 4 * PG), 0); /* holes: nothing cached */
+	assert_int_equal(fchmod(fd, 0600), 0);
+	a = (uint64_t)as_syscall(mm, SYS_mmap, 0, 4 * PG, PROT_READ, MAP_PRIVATE, (uint64_t)fd, 0);
+	assert_true(a < (1ull << 47));
+	assert_string_equal(mincore4(mm, a, vec), "0000");
+	assert_int_equal(as_mm_set_ids(mm, me + 1, grp + 1), 0);
+	assert_string_equal(mincore4(mm, a, vec), "1111");
+	assert_int_equal(as_mm_set_caps(mm, 1ull << MM_CAP_FOWNER), 0);
+	assert_string_equal(mincore4(mm, a, vec), "0000");
+	assert_int_equal(as_mm_set_caps(mm, 1ull << MM_CAP_DAC_OVERRIDE), 0);
+	assert_string_equal(mincore4(mm, a, vec), "0000");
+	assert_int_equal(as_mm_set_caps(mm, 0), 0);
+	assert_int_equal(fchmod(fd, 0602), 0); /* others may write */
+	assert_string_equal(mincore4(mm, a, vec), "0000");
+	assert_int_equal(fchmod(fd, 0620), 0); /* the group may write, mm is not in it */
+	assert_string_equal(mincore4(mm, a, vec), "1111");
+	assert_int_equal(as_mm_set_ids(mm, me + 1, grp), 0);
+	assert_string_equal(mincore4(mm, a, vec), "0000");
+	/* fork keeps the identity. */
+	assert_int_equal(as_mm_set_ids(mm, me + 1, grp + 1), 0);
+	assert_int_equal(as_mm_fork(mm, &child), 0);
+	assert_string_equal(mincore4(child, a, vec), "1111");
+	as_mm_put(child);
+	close(fd);
+	end_test(m, mm);
+}
+
 /* prctl(PR_SET_THP_DISABLE) as Linux 6.18 takes it, and what it does to MADV_COLLAPSE. */
 static void test_prctl_thp_disable(void **state)
 {
@@ -1229,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(test_msync),
 		cmocka_unit_test(test_mincore),
 		cmocka_unit_test(test_prctl_thp_disable),
+		cmocka_unit_test(test_mincore_file_ids),
 		cmocka_unit_test(test_failure_injection),
 	};
 

@@ -23,6 +23,7 @@
 #include "cmd.h"
 
 #include "oracle.h"
+#include "progress.h"
 #include "replay.h"
 
 #include <elf.h>
@@ -74,6 +75,7 @@ struct rp {
 	json_t *jcalls, *jnotes;
 	char skipped_names[256];
 	struct as_exec_place *places;   /* randomized: per execve event, where its images go */
+	struct progress prog;           /* both passes: "aspace: replay 1234/5678 (21%)" */
 	/* Observing (the report, the views): steps of the second pass. */
 	const struct as_machine_config *cfg;
 	int step;               /* steps begun */
@@ -95,6 +97,7 @@ static void note(struct rp *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	progress_clear(&r->prog);
 	if (r->o->json)
 		json_array_append_new(r->jnotes, json_string(buf));
 	else
@@ -269,6 +272,7 @@ static void result(struct rp *r, const struct st_event *e, int64_t aspace, bool 
 	}
 	if (same && !r->o->verbose)
 		return;
+	progress_clear(&r->prog);
 	fprintf(r->out, "%s:%d: %s = %s", r->o->name, e->line, e->text ? e->text : e->name, kb);
 	if (same)
 		fprintf(r->out, "  (aspace: the same)\n");
@@ -709,6 +713,8 @@ static void execve_call(struct rp *r, const struct st_event *e, struct replay_pr
 		rc = as_mm_exec_at(mm, path, argv, environ,
 				   r->randomized && r->places ? &r->places[e - r->log->ev] : NULL, &info);
 	if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
+		progress_clear(&r->prog);
+	if (!r->quiet && rc == 0 && !r->o->json && r->o->verbose)
 		fprintf(r->out, "%s:%d: pid %d execs %s: program at %#" PRIx64 ", interpreter at %#" PRIx64
 			", break at %#" PRIx64 "\n",
 			r->o->name, e->line, p->pid, path, info.load_base, info.interp_base, info.start_brk);
@@ -893,6 +899,7 @@ static void pass(struct rp *r, const size_t *order)
 		const struct st_event *e = &r->log->ev[order[k]];
 		struct replay_proc *p;
 
+		progress_update(&r->prog, (r->quiet ? 0 : r->log->n) + k);
 		if (replay_is_step(e) && stop_before(r, e))
 			break;
 		p = proc(r, e->pid, true);
@@ -910,6 +917,7 @@ static void pass(struct rp *r, const size_t *order)
 				struct as_mm_counters c;
 
 				as_mm_get_counters(p->mm, &c);
+				progress_clear(&r->prog);
 				fprintf(r->out, "\nThe maps of pid %d when it exits, as aspace simulated them:\n", e->pid);
 				as_mm_write_maps(p->mm, r->out);
 				fprintf(r->out, "VmSize %" PRIu64 " kB, RssAnon %" PRIu64 " kB, RssFile %" PRIu64
@@ -1201,6 +1209,7 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 	}
 
 	/* A first pass, silent, to see whether the log was recorded with randomization on. */
+	progress_begin(&r.prog, "aspace: replay", 2 * (uint64_t)log->n, true);
 	r.quiet = true;
 	pass(&r, order);
 	r.quiet = false;
@@ -1219,6 +1228,7 @@ int replay_run(const struct st_log *log, const struct replay_opts *o, FILE *out)
 		infer_places(&r, order);
 	}
 	pass(&r, order);
+	progress_end(&r.prog);
 	if (r.skipped)
 		note(&r, "%" PRIu64 " call%s of the log are not memory calls aspace models and were not replayed (%s)",
 		     r.skipped, r.skipped == 1 ? "" : "s", r.skipped_names);

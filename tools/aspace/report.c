@@ -113,7 +113,10 @@ void report_add_step(struct report *rep, int step, int line, const char *text, c
 		as_mm_get_counters(mm, &c);
 		p = json_object();
 		json_object_set_new(p, "id", json_integer(tasks[i].id));
-		json_object_set_new(p, "layout", json_integer(layout_of(rep, tasks[i].id, mm)));
+		json_object_set_new(p, "layout", json_integer(tasks[i].unchanged && tasks[i].id < rep->nprocs &&
+								      rep->last_index[tasks[i].id] >= 0
+								      ? rep->last_index[tasks[i].id]
+								      : layout_of(rep, tasks[i].id, mm)));
 		json_object_set_new(p, "regions", json_integer((json_int_t)c.map_count));
 		json_object_set_new(p, "vm", json_integer((json_int_t)c.total_vm));
 		json_object_set_new(p, "rss", json_integer((json_int_t)(c.rss_anon + c.rss_file + c.rss_shmem)));
@@ -203,7 +206,11 @@ static bool log_observe(void *ctx, const struct replay_snap *s)
 		lr->rep = NULL;
 		return true;
 	}
-	/* A space is drawn once, under its first task: threads and vfork children share it. */
+	/*
+	 * A space is drawn once, under its first task: threads and vfork
+	 * children share it. Only the space of the step's task can have
+	 * changed (a replay makes no accesses): the others keep their regions.
+	 */
 	tasks = calloc(s->nprocs + 1, sizeof(*tasks));
 	for (size_t i = 0; i < s->nprocs && tasks; i++) {
 		bool seen = false;
@@ -211,7 +218,9 @@ static bool log_observe(void *ctx, const struct replay_snap *s)
 		for (int k = 0; k < n && !seen; k++)
 			seen = tasks[k].mm == s->procs[i].mm;
 		if (s->procs[i].mm && s->procs[i].died < 0 && !seen)
-			tasks[n++] = (struct report_task){ .id = (int)i, .mm = s->procs[i].mm };
+			tasks[n++] = (struct report_task){ .id = (int)i, .mm = s->procs[i].mm,
+							   .unchanged = s->e && s->cur >= 0 &&
+									s->procs[i].mm != s->procs[s->cur].mm };
 	}
 	if (s->e && s->e->kind == ST_EXIT)
 		snprintf(text, sizeof(text), "pid %d exits", s->e->pid);

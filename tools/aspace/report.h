@@ -11,7 +11,8 @@
  *
  *   { format, title, source: { kind: "script" | "log", name },
  *     machine: { ram_bytes, ... },
- *     processes: [ { id, name, pid, parent (id or -1), how, born, died (step or null),
+ *     processes: [ { id, name, pid, parent (id or -1), how ("initial", "fork",
+ *                    "thread", and for a log "vfork"), born, died (step or null),
  *                    execs: [ { step, path } ] } ],
  *     layouts: [ [ { start, end, perms, name, kind, rss, anon, locked } ... ] ... ],
  *     steps: [ { step, line, text, result, process,
@@ -20,7 +21,8 @@
  *                machine: { free_frames, user_frames, pgtable_frames } } ] }
  *
  * Addresses are hex strings; sizes are bytes except the counters' pages.
- * Identical region lists are stored once in `layouts`.
+ * Identical region lists are stored once in `layouts`. A step's `procs`
+ * holds the live spaces, each once (a log's threads share one).
  */
 #ifndef ASPACE_TOOL_REPORT_H
 #define ASPACE_TOOL_REPORT_H
@@ -36,6 +38,7 @@ struct report;
 struct report_task {
 	int id;
 	struct as_mm *mm;
+	bool unchanged;     /* its regions are those of its previous snapshot (not read again) */
 };
 
 struct report *report_new(const char *title, const char *source_kind, const char *source_name,

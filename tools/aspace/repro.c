@@ -628,6 +628,8 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 		env->opts.unprivileged ? "uid 65534 without capabilities" : "root with its capabilities");
 	if (!env->opts.unprivileged)
 		fprintf(out, "setcaps %#llx\n", (unsigned long long)(r->k.caps ? r->k.caps : ALL_CAPS));
+	else
+		fprintf(out, "setids 65534 65534\n");
 	put_rlimits(&w);
 	fprintf(out, "# PR_SET_THP_DISABLE, as the kernel child runs\nsyscall SYS_prctl 41 1 => 0\n");
 	put_regions(&w);

@@ -6,6 +6,7 @@
 #include "script.h"
 
 #include "ops.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1502,6 +1503,12 @@ struct script *script_load(const char *path, FILE *err)
 		fclose(f);
 	if (memchr(buf, '\0', len)) {
 		fprintf(err, "aspace: %s: not a script (it holds NUL bytes)\n", path);
+		free(buf);
+		return NULL;
+	}
+	if (source_is_log(buf, len)) {
+		fprintf(err, "aspace: %s: a strace log, not a script (aspace replay, report, maps, stats and "
+			     "pagetable read logs)\n", path);
 		free(buf);
 		return NULL;
 	}

@@ -868,6 +868,9 @@ static int do_setting(struct runner *r, const struct stmt *st, struct as_mm *mm,
 	case OP_SETCAPS:
 		rc = as_mm_set_caps(mm, v[0]);
 		break;
+	case OP_SETIDS:
+		rc = as_mm_set_ids(mm, (uint32_t)v[0], (uint32_t)v[1]);
+		break;
 	default: /* OP_BRKBASE */
 		rc = as_mm_set_brk_base(mm, v[0]);
 		break;
@@ -1062,7 +1065,7 @@ static int do_step(struct runner *r, const struct stmt *st)
 		case OP_READ: case OP_WRITE: case OP_FETCH: case OP_TOUCH:
 			rc = do_access(r, st, mm, &x);
 			break;
-		case OP_SETRLIMIT: case OP_SETCAPS: case OP_BRKBASE:
+		case OP_SETRLIMIT: case OP_SETCAPS: case OP_SETIDS: case OP_BRKBASE:
 			rc = do_setting(r, st, mm, &x);
 			break;
 		case OP_SETLAYOUT: case OP_REGIONS:
