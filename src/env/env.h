@@ -103,6 +103,12 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	AS_INTERNAL AS_MUST_CHECK;
 /* Put zeroed private anonymous memory back over a bound slot. */
 void env_file_unbind_page(void *slot) AS_INTERNAL;
+/*
+ * Dirty the host's page behind a writable bound slot without changing it
+ * (MADV_POPULATE_WRITE on the slot: the host's write fault marks its folio
+ * dirty, as Linux's write fault on a shared file page does). 0 or -errno.
+ */
+int env_file_dirty_page(void *slot) AS_INTERNAL;
 /* Bound slots now, and how many the host's map count lets the process hold. */
 uint64_t env_file_bound_pages(void) AS_INTERNAL;
 uint64_t env_file_bind_budget(void) AS_INTERNAL;

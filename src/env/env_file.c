@@ -188,6 +188,11 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	return -err;
 }
 
+int env_file_dirty_page(void *slot)
+{
+	return madvise(slot, ENV_PAGE, MADV_POPULATE_WRITE) == 0 ? 0 : -errno;
+}
+
 void env_file_unbind_page(void *slot)
 {
 	if (anon_over(slot) != 0)

@@ -421,9 +421,11 @@ static bool first_folio_reaches_eof(struct as_mm *mm, const struct file_cache *c
  * and stays inside the region, the page table and the file. A large host
  * folio the window touches is mapped whole when it fits the region and
  * the page table, as Linux 6.18 does. Entries already present are left
- * alone; with no page table yet, nothing is mapped when the first cached
- * folio reaches the end of the file (first_folio_reaches_eof). *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM
- * when the page table can't be had.
+ * alone, and so are pages MADV_PAGEOUT marked (PG_reclaim, read as
+ * PG_readahead). With no page table yet, nothing is mapped when the first
+ * cached folio reaches the end of the file (first_folio_reaches_eof).
+ * *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM when the
+ * page table can't be had.
  */
 static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint64_t addr,
 				      uint64_t size_pages, bool *mapped)
@@ -535,11 +537,13 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		return file_get_result(g);
 	/*
 	 * PG_reclaim read as PG_readahead: filemap_fault starts async readahead
-	 * (clearing it) with the lock dropped and retries, a major fault; not
-	 * in VM_RAND_READ regions, which read no ahead.
+	 * (clearing it) with the lock dropped and retries; not in VM_RAND_READ
+	 * regions, which read no ahead. Only GUP's retry (MADV_POPULATE_*) is
+	 * counted major: a user fault retries afresh, as __mm_populate does.
 	 */
 	if (!(v->flags & VM_RAND_READ) &&
-	    (file_page_change_marks(frame_page(mm->m, pfn), FILE_PAGE_RECLAIM, 0) & FILE_PAGE_RECLAIM))
+	    (file_page_change_marks(frame_page(mm->m, pfn), FILE_PAGE_RECLAIM, 0) & FILE_PAGE_RECLAIM) &&
+	    (access & FAULT_MADV_POPULATE))
 		major = true;
 	if (major && !write) {
 		/*
@@ -582,8 +586,12 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		pgtable_set(&mm->pt, ptep, pte_make(anon, fault_vma_pte_bits(v->flags) | PTE_RW | PTE_D));
 		mm_add_rss(mm, MM_ANONPAGES, 1);
 	} else {
-		if (write)
+		if (write) {
 			file_page_set_dirty(frame_page(mm->m, pfn), true);
+			/* smaps asks the host's folio: it is dirty now too (fault_dirty_shared_page). */
+			if (frame_page(mm->m, pfn)->flags & PG_HOSTMAP)
+				(void)env_file_dirty_page(frame_to_host(mm->m, pfn));
+		}
 		map_file_pte(mm, ptep, pfn, file_pte_bits(v, frame_page(mm->m, pfn), write));
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
@@ -607,7 +615,12 @@ static enum fault_result do_shared_wp(struct as_mm *mm, uint64_t addr, pte_t ori
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
 	if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
-		file_page_set_dirty(frame_page(mm->m, pte_pfn(orig)), true);
+		pfn_t pfn = pte_pfn(orig);
+
+		file_page_set_dirty(frame_page(mm->m, pfn), true);
+		/* smaps asks the host's folio: dirty it too, even if nothing gets written. */
+		if (frame_page(mm->m, pfn)->flags & PG_HOSTMAP)
+			(void)env_file_dirty_page(frame_to_host(mm->m, pfn));
 		pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
@@ -706,19 +719,19 @@ static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool
 			addr = v->start;
 		stop = v->end < end ? v->end : end;
 		if (force_access) {
-			access = (unsigned)force_access;
+			access = (unsigned)force_access | FAULT_MADV_POPULATE;
 		} else {
 			if ((v->flags & (VM_IO | VM_PFNMAP)) || !(v->flags & VM_ACCESS_FLAGS) ||
 			    (v->flags & VM_LOCKONFAULT)) {
 				addr = stop;
 				continue;
 			}
-			*gup = true;
 			access = (v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ? FAULT_WRITE : FAULT_READ;
 			/* mprotect's populate (write-locked) can't drop the lock: its faults stay major. */
 			if (!write_locked)
 				access |= FAULT_POPULATE;
 		}
+		*gup = true;
 		for (; addr < stop; addr += PAGE_SIZE) {
 			pte_t *ptep = pgtable_walk(&mm->pt, addr);
 			pte_t e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;
@@ -740,12 +753,11 @@ static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool
 			 * accessed (PG_referenced) and, for a write, dirty.
 			 */
 			if (pte_present(e) && !(e & PTE_SPECIAL)) {
-				uint32_t mark = PG_REFERENCED;
+				struct page *pg = frame_page(mm->m, pte_pfn(e));
 
 				if ((access & FAULT_WRITE) && !(e & PTE_D))
-					mark |= PG_DIRTY;
-				__atomic_fetch_or(&frame_page(mm->m, pte_pfn(e))->flags, mark,
-						  __ATOMIC_RELAXED);
+					__atomic_fetch_or(&pg->flags, PG_DIRTY, __ATOMIC_RELAXED);
+				page_mark_accessed(pg);
 			}
 		}
 	}

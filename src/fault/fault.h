@@ -38,6 +38,13 @@ enum fault_access {
 	 * fault that maps it counts as minor, not major.
 	 */
 	FAULT_POPULATE = 1u << 3,
+	/*
+	 * From MADV_POPULATE_* (GUP): a fault Linux had to retry after
+	 * dropping the lock is retried with FAULT_FLAG_TRIED and counts as
+	 * major even when the page was cached (user faults retry without it
+	 * unless the first attempt was major).
+	 */
+	FAULT_MADV_POPULATE = 1u << 4,
 };
 
 /* What a fault came to (internal protocol; the access layer maps it to a signal). */

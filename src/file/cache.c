@@ -667,8 +667,13 @@ bool file_pageout_locked(struct file_cache *c, pfn_t pfn)
 			dirty = (hf & ENV_HPF_DIRTY) != 0;
 	}
 	if (dirty) {
-		/* Kept, marked for reclaim once written (shrink_folio_list's folio_set_reclaim). */
-		(void)file_page_change_marks(pg, 0, FILE_PAGE_RECLAIM);
+		/*
+		 * Kept, marked for reclaim once written (shrink_folio_list's
+		 * folio_set_reclaim); shmem's writeout, with no swap, asks for
+		 * activation instead and pageout() clears the mark again.
+		 */
+		if (c->host && !c->shmem)
+			(void)file_page_change_marks(pg, 0, FILE_PAGE_RECLAIM);
 		return false;
 	}
 	cache_drop_locked(c, pgoff, pfn); /* frees the frame: the slot is unbound */

@@ -397,14 +397,22 @@ int as_file_changed(struct as_machine *m, int fd)
 int as_file_truncate(struct as_machine *m, int fd, uint64_t length)
 {
 	struct file_cache *c;
+	uint64_t old_size;
 	int rc;
 
 	if (!m || fd < 0)
 		return -EBADF;
 	if (length > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	/* truncate_inode_pages releases folio batches: the LRU batches drain (lru_add_drain). */
-	machine_lazyfree_drain(m);
+	/*
+	 * truncate_inode_pages releases the folios past the new last page in
+	 * batches, and releasing a batch drains the LRU batches (lru_add_drain).
+	 * Pages there are taken to be cached (written files are); growing the
+	 * file, or cutting inside its last page, drains nothing.
+	 */
+	if (env_file_size(fd, &old_size) == 0 &&
+	    (old_size + PAGE_SIZE - 1) / PAGE_SIZE > (length + PAGE_SIZE - 1) / PAGE_SIZE)
+		machine_lazyfree_drain(m);
 	c = cache_of_fd(m, fd);
 	rc = env_file_truncate(fd, length);
 	if (c) {

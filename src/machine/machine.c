@@ -290,7 +290,8 @@ static void lazyfree_drain_locked(struct as_machine *m)
 
 		/* lru_lazyfree: to the inactive file list, unreferenced, not swap-backed. */
 		if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED) && (pg->flags & PG_SWAPBACKED))
-			__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_SWAPBACKED | PG_REFERENCED), __ATOMIC_RELAXED);
+			__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_SWAPBACKED | PG_REFERENCED | PG_ACTIVE),
+					   __ATOMIC_RELAXED);
 		frame_put(m, pfn);
 	}
 	m->lazy_count = 0;

@@ -97,6 +97,7 @@ enum {
 	                            verified when next allocated; the allocator's own bit */
 	PG_HOSTMAP = 1u << 17,   /* the frame's slot holds a shared host mapping of a file page
 	                            (file/); freeing the frame puts anonymous memory back */
+	PG_ACTIVE = 1u << 18,    /* on the active LRU list (page_mark_accessed's second touch) */
 };
 #define PG_KIND_MASK (PG_SLAB | PG_PGTABLE | PG_ANON | PG_FILE | PG_SHMEM | PG_RESERVED)
 #define PG_ORDER_SHIFT 24
@@ -270,6 +271,23 @@ static inline pfn_t host_to_frame(const struct as_machine *m, const void *p)
 static inline struct page *frame_page(const struct as_machine *m, pfn_t pfn)
 {
 	return &m->pages[pfn];
+}
+
+/*
+ * folio_mark_accessed with the classic two-list LRU (this host has no
+ * MGLRU): a first touch sets PG_REFERENCED; a second one moves the page to
+ * the active list and clears PG_REFERENCED again; an active page only
+ * gets PG_REFERENCED back; an mlocked (unevictable) one stays as it is.
+ * smaps' Referenced: counts PTE_A or PG_REFERENCED.
+ */
+static inline void page_mark_accessed(struct page *pg)
+{
+	uint32_t f = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
+
+	if (!(f & PG_REFERENCED))
+		__atomic_fetch_or(&pg->flags, PG_REFERENCED, __ATOMIC_RELAXED);
+	else if (!(f & (PG_MLOCKED | PG_ACTIVE)))
+		__atomic_fetch_xor(&pg->flags, PG_REFERENCED | PG_ACTIVE, __ATOMIC_RELAXED);
 }
 
 static inline pfn_t page_to_frame(const struct as_machine *m, const struct page *pg)

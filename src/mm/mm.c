@@ -188,6 +188,17 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 	/* A written page cache page stays dirty after its entry goes (zap_present_folio). */
 	if ((old & PTE_D) && !(pg->flags & PG_ANON))
 		file_page_set_dirty(pg, true);
+	/*
+	 * A young entry of a page cache page marks the folio accessed as it
+	 * goes, unless its region opted out of recency (MADV_SEQUENTIAL or
+	 * MADV_RANDOM: vma_has_recency). Reclaim clears PTE_A first.
+	 */
+	if ((old & PTE_A) && !(pg->flags & PG_ANON)) {
+		struct vm_area *v = vma_lookup(&mm->tree, va);
+
+		if (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
+			page_mark_accessed(pg);
+	}
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);
 }

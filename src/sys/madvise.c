@@ -299,7 +299,8 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 	case MADV_COLD:
 		if (mapcount != 1)
 			return 0;
-		page_clear_flags(pg, PG_REFERENCED);
+		/* folio_deactivate: to the inactive list, unreferenced. */
+		page_clear_flags(pg, PG_REFERENCED | PG_ACTIVE);
 		if (e & PTE_A) {
 			pgtable_set(&g->mm->pt, ptep, e & ~PTE_A);
 			g->changed = true;
@@ -323,7 +324,7 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		if (!(pg->flags & PG_MLOCKED)) {
 			pfn_t pfn = pte_pfn(e);
 
-			mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));
+			mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep) & ~PTE_A);
 			(void)file_pageout_locked(g->cache, pfn);
 		}
 		return 0;
@@ -607,12 +608,6 @@ static int populate(struct as_mm *mm, uint64_t start, uint64_t end, bool write)
 	uint64_t need = write ? VM_WRITE : VM_READ;
 	int err = 0;
 
-	/*
-	 * Measured on 6.18: every MADV_POPULATE_* that gets past the argument
-	 * checks drains the LRU batches, even one that finds no region
-	 * (-ENOMEM) or a PROT_NONE one (-EINVAL).
-	 */
-	machine_lazyfree_drain(mm->m);
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	while (start < end) {
 		struct vm_area *v = vma_lookup(&mm->tree, start);
@@ -633,6 +628,13 @@ static int populate(struct as_mm *mm, uint64_t start, uint64_t end, bool write)
 		start = stop;
 	}
 	pthread_rwlock_unlock(&mm->mmap_lock);
+	/*
+	 * Measured on 6.18: every MADV_POPULATE_* that gets past the argument
+	 * checks drains the LRU batches when it ends, even one that finds no
+	 * region (-ENOMEM) or a PROT_NONE one (-EINVAL); after the pages GUP
+	 * touched, as a MADV_FREE'd page it touched comes out unreferenced.
+	 */
+	machine_lazyfree_drain(mm->m);
 	return err;
 }
 

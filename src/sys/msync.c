@@ -33,9 +33,14 @@ static int msync_locked(struct as_mm *mm, uint64_t start, uint64_t end, int flag
 		}
 		if ((flags & MS_INVALIDATE) && (v->flags & VM_LOCKED))
 			return -EBUSY;
-		/* MS_SYNC of a shared file region writes it back (vfs_fsync_range). */
-		if ((flags & MS_SYNC) && v->file && (v->flags & VM_SHARED))
-			machine_lazyfree_drain(mm->m); /* file writeback drains the LRU batches */
+		/*
+		 * MS_SYNC of a shared file region writes it back (vfs_fsync_range),
+		 * which drains the LRU batches; shmem and tmpfs have nothing to
+		 * write (noop_fsync) and drain nothing.
+		 */
+		if ((flags & MS_SYNC) && v->file && (v->flags & VM_SHARED) && v->file->cache &&
+		    v->file->cache->host && !v->file->cache->shmem)
+			machine_lazyfree_drain(mm->m);
 		err = file_msync(mm, v, start, end, flags);
 		if (err)
 			return err;

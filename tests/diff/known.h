@@ -16,7 +16,6 @@ struct known_divergence {
 };
 
 static const struct known_divergence known_divergences[] = {
-	{ "test_regress_pageout_gup_major", "a GUP fault on a page MADV_PAGEOUT kept (PG_reclaim = PG_readahead) is major" },
 	{ NULL, NULL } /* the end (the list may be empty) */
 };
 

@@ -228,6 +228,37 @@ static void test_mlockall_onfault_mmap_no_drain(void **state)
 	RG_RUN(seq);
 }
 
+/* ftruncate drains only when it takes pages away: file 1 is 16 pages */
+static void test_ftruncate_grow_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_FTRUNCATE(RG_FD(1), 0x14000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_ftruncate_last_page_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_FTRUNCATE(RG_FD(1), 0xf800ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_ftruncate_shrink_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_FTRUNCATE(RG_FD(1), 0xe000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +280,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mprotect_locked_drains),
 		cmocka_unit_test(test_mremap_grow_locked_drains),
 		cmocka_unit_test(test_mlockall_onfault_mmap_no_drain),
+		cmocka_unit_test(test_ftruncate_grow_no_drain),
+		cmocka_unit_test(test_ftruncate_last_page_no_drain),
+		cmocka_unit_test(test_ftruncate_shrink_drains),
 	};
 
 	orc_init(argc, argv);

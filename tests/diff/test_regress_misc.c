@@ -128,19 +128,18 @@ static void test_regress_pageout_unprivileged_file(void **state)
 }
 
 /*
- * A dirty file page MADV_PAGEOUT unmapped but kept gets PG_reclaim, which
- * is PG_readahead's bit: the next GUP fault on it (MADV_POPULATE_WRITE)
- * starts async readahead, drops the lock and retries, and counts as a
- * major fault: kernel minflt 3 (and majflt 1), aspace 4. A user fault
- * retries without FAULT_FLAG_TRIED and stays minor.
+ * msync(MS_SYNC) of shared anonymous memory (shmem: noop_fsync) does not
+ * drain the lazy-free batch: kernel LazyFree 0 kB, aspace 4 kB.
  */
-static void test_regress_pageout_gup_major(void **state)
+static void test_regress_lazyfree_msync_shmem_no_drain(void **state)
 {
 	static const struct orc_op seq[] = {
-		ORC_MMAP_FD(0x200000003000ull, 0x4000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0x1000ull),
-		ORC_READ(0x200000006ff9ull, 1),
-		ORC_MADVISE(0x200000003000ull, 0x1000ull, MADV_PAGEOUT),
-		ORC_MADVISE(0x200000003000ull, 0x6000ull, MADV_POPULATE_WRITE),
+		ORC_MMAP(0, 0x1000ull, PROT_READ, MAP_DROPPABLE|MAP_ANONYMOUS),
+		ORC_MMAP(0x40001000ull, 0x3000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS),
+		ORC_MINCORE(ORC_REF(0, 0), 0x1000ull, 0x40003fdbull),
+		ORC_MMAP(0, 0x1000ull, PROT_READ, MAP_SHARED|MAP_ANONYMOUS),
+		ORC_MADVISE(0x40001000ull, 0x3000ull, MADV_FREE),
+		ORC_MSYNC(ORC_REF(3, 0), 0x1000ull, MS_SYNC),
 	};
 	(void)state;
 	RG_RUN(seq);
@@ -287,9 +286,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_pageout_shmem),
 		cmocka_unit_test(test_regress_pageout_shmem_refault),
 		cmocka_unit_test(test_regress_pageout_file_clean_dirty),
-		cmocka_unit_test(test_regress_pageout_gup_major),
 		cmocka_unit_test(test_regress_pageout_unprivileged_file),
 		cmocka_unit_test(test_regress_cold_file_fetch_unreferenced),
+		cmocka_unit_test(test_regress_lazyfree_msync_shmem_no_drain),
 		cmocka_unit_test(test_regress_collapse_thp_disabled),
 		cmocka_unit_test(test_regress_mremap_shrink_past_region_anon),
 		cmocka_unit_test(test_regress_mremap_shrink_past_region_file),

@@ -202,6 +202,38 @@ static void test_populate_skips_failing_region(void **state)
 	done(m, mm);
 }
 
+/* Failing each allocation of a hugetlb mmap in turn: -ENOMEM, no reservation or object left. */
+static void test_mmap_failure_sweep(void **state)
+{
+	struct as_machine *m = machine(1, 0);
+	struct as_mm *mm;
+	bool done_all = false;
+
+	(void)state;
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	for (uint64_t n = 1; n < 64 && !done_all; n++) {
+		long r;
+
+		as_machine_fail_nth(m, n);
+		r = hmap(mm, 0, HUGE, PA);
+		as_machine_fail_nth(m, 0);
+		if (r > 0) {
+			done_all = true;
+			assert_int_equal(sc(mm, SYS_munmap, (uint64_t)r, HUGE, 0, 0, 0), 0);
+		} else {
+			assert_int_equal(r, -ENOMEM);
+		}
+		assert_int_equal(as_mm_check(mm, stderr), 0);
+		t_assert_machine_ok(m);
+		/* The reservation came back: the pool's one page can be reserved again. */
+		r = hmap(mm, 0, HUGE, PA);
+		assert_true(r > 0);
+		assert_int_equal(sc(mm, SYS_munmap, (uint64_t)r, HUGE, 0, 0, 0), 0);
+	}
+	assert_true(done_all);
+	done(m, mm);
+}
+
 /* 1 GiB pages where the machine has them; config validation. */
 static void test_1g_and_config(void **state)
 {
@@ -237,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_region_rules),
 		cmocka_unit_test(test_reservations),
 		cmocka_unit_test(test_populate_skips_failing_region),
+		cmocka_unit_test(test_mmap_failure_sweep),
 		cmocka_unit_test(test_1g_and_config),
 	};
 

@@ -620,10 +620,22 @@ void fz_repro_write(const struct fz_env *env, const struct orc_op *ops, size_t n
 		t = nl ? nl + 1 : NULL;
 	}
 	fprintf(out, "machine ram=%" PRIu64 "M zero_page=%d thp_align_anon=%d max_map_count=%" PRIu64
-		" mmap_min_addr=%" PRIu64 " overcommit=%d overcommit_ratio=%d legacy_va_layout=%d stack_guard_gap=%" PRIu64
-		"\n",
+		" mmap_min_addr=%" PRIu64 " overcommit=%d overcommit_ratio=%d legacy_va_layout=%d stack_guard_gap=%" PRIu64,
 		env->opts.ram_bytes >> 20, p->zero_page, p->thp_align_anon, p->max_map_count, p->mmap_min_addr,
 		p->overcommit_memory, p->overcommit_ratio, p->legacy_va_layout, p->stack_guard_gap);
+	{
+		/* hugetlbfs settings, when the host's differ from the defaults (as orc_machine_config sets them). */
+		struct as_machine_config c;
+
+		orc_machine_config(p, env->opts.ram_bytes, &c);
+		if (c.nr_hugepages_2m)
+			fprintf(out, " nr_hugepages_2m=%" PRIu64, c.nr_hugepages_2m);
+		if (c.hugepages_1g)
+			fprintf(out, " hugepages_1g=1 nr_hugepages_1g=%" PRIu64, c.nr_hugepages_1g);
+		if (c.hugetlb_dev_minor != 0x11)
+			fprintf(out, " hugetlb_dev_minor=%#x", c.hugetlb_dev_minor);
+	}
+	fputc('\n', out);
 	fprintf(out, "# the kernel child's starting point: %s, its limits, regions and layout\n",
 		env->opts.unprivileged ? "uid 65534 without capabilities" : "root with its capabilities");
 	if (!env->opts.unprivileged)

@@ -899,7 +899,8 @@ static bool apply_machine(struct parser *p, int first, int end)
 	static const char *const keys[] = {
 		"ram", "overcommit", "overcommit_memory", "overcommit_ratio", "max_map_count",
 		"mmap_min_addr", "zero_page", "legacy_va_layout", "stack_guard_gap", "thp_align_anon",
-		"prefault", "lsm_mmap_min_addr",
+		"prefault", "lsm_mmap_min_addr", "nr_hugepages_2m", "hugepages_1g", "nr_hugepages_1g",
+		"hugetlb_dev_minor",
 	};
 	struct as_machine_config *c = &p->s->cfg;
 
@@ -946,7 +947,8 @@ static bool apply_machine(struct parser *p, int first, int end)
 			else
 				perr(p, t->col, "unknown machine setting '%.*s' (known: ram overcommit overcommit_ratio "
 				     "max_map_count mmap_min_addr zero_page legacy_va_layout stack_guard_gap "
-				     "thp_align_anon prefault lsm_mmap_min_addr)", (int)klen, t->p);
+				     "thp_align_anon prefault lsm_mmap_min_addr nr_hugepages_2m hugepages_1g "
+				     "nr_hugepages_1g hugetlb_dev_minor)", (int)klen, t->p);
 			return false;
 		}
 		vt = *t;
@@ -972,6 +974,10 @@ static bool apply_machine(struct parser *p, int first, int end)
 		case 9: c->thp_align_anon = (int)e->num; break;
 		case 10: c->prefault = (int)e->num; break;
 		case 11: c->lsm_mmap_min_addr = e->num; break;
+		case 12: c->nr_hugepages_2m = e->num; break;
+		case 13: c->hugepages_1g = (int)e->num; break;
+		case 14: c->nr_hugepages_1g = e->num; break;
+		case 15: c->hugetlb_dev_minor = (uint32_t)e->num; break;
 		}
 	}
 	return true;

@@ -1,0 +1,107 @@
+/*
+ * folio_mark_accessed and smaps' Referenced: (docs/linux-semantics.md §12.3).
+ * With the classic LRU, a first touch of a folio (GUP's FOLL_TOUCH, a young
+ * entry of a page cache page going away) sets PG_referenced, a second one
+ * moves it to the active list and clears PG_referenced; smaps counts a page
+ * as Referenced when its entry is young or the folio has PG_referenced.
+ * A forked child's entries start old, so it shows the folio's flag alone.
+ */
+#include "regress.h"
+
+/* MAP_POPULATE then MADV_POPULATE_READ: two touches, the child sees an unreferenced page */
+static void test_two_touches_activate(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_POPULATE_READ),
+		ORC_FORK(),
+		ORC_EXIT(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* One touch only: the child sees a referenced page */
+static void test_one_touch_references(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0),
+		ORC_FORK(),
+		ORC_EXIT(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Three touches: active, then referenced again */
+static void test_three_touches(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_POPULATE_READ),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_POPULATE_WRITE),
+		ORC_FORK(),
+		ORC_EXIT(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Unmapping a young second mapping of a file page marks the folio accessed */
+static void test_unmap_young_file_page_marks(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_WRITE, MAP_SHARED, RG_FD(0), 0),
+		ORC_WRITE(ORC_REF(0, 0), 1, 0xc3ull),
+		ORC_MREMAP(ORC_REF(0, 0), 0, 0x1000ull, MREMAP_MAYMOVE, 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_COLD),
+		ORC_READ(ORC_REF(2, 0), 1),
+		ORC_MUNMAP(ORC_REF(2, 0), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* ... unless the region asked for no recency (MADV_SEQUENTIAL) */
+static void test_unmap_young_sequential_no_mark(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_WRITE, MAP_SHARED, RG_FD(0), 0),
+		ORC_WRITE(ORC_REF(0, 0), 1, 0xc3ull),
+		ORC_MREMAP(ORC_REF(0, 0), 0, 0x1000ull, MREMAP_MAYMOVE, 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_COLD),
+		ORC_MADVISE(ORC_REF(2, 0), 0x1000ull, MADV_SEQUENTIAL),
+		ORC_READ(ORC_REF(2, 0), 1),
+		ORC_MUNMAP(ORC_REF(2, 0), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* GUP touches a MADV_FREE'd page, then its drain makes it unreferenced */
+static void test_populate_touch_then_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_WRITE(ORC_REF(0, 0xe1), 0x1000ull, 0x5aull),
+		ORC_MADVISE(ORC_REF(0, 0), 0x2000ull, MADV_FREE),
+		ORC_MADVISE(ORC_REF(0, 0x1000), 0x1000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_touches_activate),
+		cmocka_unit_test(test_one_touch_references),
+		cmocka_unit_test(test_three_touches),
+		cmocka_unit_test(test_unmap_young_file_page_marks),
+		cmocka_unit_test(test_unmap_young_sequential_no_mark),
+		cmocka_unit_test(test_populate_touch_then_drain),
+	};
+
+	orc_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
