@@ -757,7 +757,7 @@ static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool
 
 				if ((access & FAULT_WRITE) && !(e & PTE_D))
 					__atomic_fetch_or(&pg->flags, PG_DIRTY, __ATOMIC_RELAXED);
-				page_mark_accessed(pg);
+				page_mark_accessed(pg, v->flags & VM_LOCKED);
 			}
 		}
 	}

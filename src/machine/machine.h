@@ -277,16 +277,17 @@ static inline struct page *frame_page(const struct as_machine *m, pfn_t pfn)
  * folio_mark_accessed with the classic two-list LRU (this host has no
  * MGLRU): a first touch sets PG_REFERENCED; a second one moves the page to
  * the active list and clears PG_REFERENCED again; an active page only
- * gets PG_REFERENCED back; an mlocked (unevictable) one stays as it is.
- * smaps' Referenced: counts PTE_A or PG_REFERENCED.
+ * gets PG_REFERENCED back; an unevictable one (mlocked: the caller knows
+ * from the region it touches the page through) stays as it is. smaps'
+ * Referenced: counts PTE_A or PG_REFERENCED.
  */
-static inline void page_mark_accessed(struct page *pg)
+static inline void page_mark_accessed(struct page *pg, bool unevictable)
 {
 	uint32_t f = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
 
 	if (!(f & PG_REFERENCED))
 		__atomic_fetch_or(&pg->flags, PG_REFERENCED, __ATOMIC_RELAXED);
-	else if (!(f & (PG_MLOCKED | PG_ACTIVE)))
+	else if (!unevictable && !(f & (PG_MLOCKED | PG_ACTIVE)))
 		__atomic_fetch_xor(&pg->flags, PG_REFERENCED | PG_ACTIVE, __ATOMIC_RELAXED);
 }
 

@@ -197,7 +197,7 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 		struct vm_area *v = vma_lookup(&mm->tree, va);
 
 		if (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
-			page_mark_accessed(pg);
+			page_mark_accessed(pg, v && (v->flags & VM_LOCKED));
 	}
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);

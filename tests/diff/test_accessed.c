@@ -91,6 +91,44 @@ static void test_populate_touch_then_drain(void **state)
 	RG_RUN(seq);
 }
 
+/* mlock's populate touches once; a second touch of an mlocked page changes nothing */
+static void test_mlocked_second_touch(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCK(ORC_REF(0, 0), 0x1000ull),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_POPULATE_WRITE),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_mlocked_one_touch(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCK(ORC_REF(0, 0), 0x1000ull),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_map_locked_then_mlock(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_LOCKED, -1, 0),
+		ORC_MLOCK(ORC_REF(0, 0), 0x1000ull),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,6 +138,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unmap_young_file_page_marks),
 		cmocka_unit_test(test_unmap_young_sequential_no_mark),
 		cmocka_unit_test(test_populate_touch_then_drain),
+		cmocka_unit_test(test_mlocked_second_touch),
+		cmocka_unit_test(test_mlocked_one_touch),
+		cmocka_unit_test(test_map_locked_then_mlock),
 	};
 
 	orc_init(argc, argv);

@@ -1036,6 +1036,18 @@ static void draw(struct gen *g, struct orc_op *op)
 		 */
 		if ((f & MCL_CURRENT) && !(f & MCL_ONFAULT))
 			f |= MCL_ONFAULT;
+		/*
+		 * Even with MCL_ONFAULT, MCL_CURRENT populates MAP_DROPPABLE
+		 * regions: keep what it could fault in far below aspace's RAM
+		 * (the host has much more; running out is not a divergence).
+		 */
+		if (f & MCL_CURRENT) {
+			struct as_mm_counters c;
+
+			as_mm_get_counters(g->mm[g->cur], &c);
+			if ((c.total_vm - g->env->total_vm_pages) * PG > 256 * MIB)
+				f = MCL_FUTURE | MCL_ONFAULT;
+		}
 		*op = (struct orc_op)ORC_MLOCKALL(f);
 	} else if (r < 670) {
 		static const int flags[] = { MS_ASYNC, MS_SYNC, MS_INVALIDATE, MS_ASYNC | MS_INVALIDATE,
