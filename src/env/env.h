@@ -153,6 +153,8 @@ enum {
 	ENV_HPF_DIRTY = 1u << 1,   /* the host page (folio) is dirty */
 	ENV_HPF_HEAD = 1u << 2,    /* first page of a large folio */
 	ENV_HPF_TAIL = 1u << 3,    /* other page of a large folio */
+	ENV_HPF_REFERENCED = 1u << 4, /* the host folio has PG_referenced (KPF_REFERENCED) */
+	ENV_HPF_ACTIVE = 1u << 5,     /* the host folio is on an active LRU list (KPF_ACTIVE) */
 };
 /* flags[i] for the page at va[i]; 0, or -errno when the host won't tell (not root). */
 int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL AS_MUST_CHECK;
@@ -161,9 +163,12 @@ int env_host_page_flags(void *const *va, size_t n, unsigned *flags) AS_INTERNAL 
  * The host folios holding the pages mapped at va[0..n): before[i] gets how
  * many pages of its folio come before page i, nr[i] how many the folio has
  * (1 for an order-0 page, and whenever the host won't tell: not root,
- * nothing mapped there). 0, or -errno when the host's files can't be read.
+ * nothing mapped there); hpf (may be NULL) the ENV_HPF_PRESENT,
+ * ENV_HPF_REFERENCED and ENV_HPF_ACTIVE bits of each page (0 when the host
+ * won't tell). Nothing is faulted in. 0, or -errno when the host's files
+ * can't be read.
  */
-int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr) AS_INTERNAL;
+int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr, unsigned *hpf) AS_INTERNAL;
 
 /* ---- What exec needs from the host (env_exec.c) ---- */
 

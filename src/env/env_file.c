@@ -294,7 +294,9 @@ void env_file_drop_cached(int fd, uint64_t off, uint64_t len)
 
 #define PM_PRESENT (1ull << 63)
 #define PM_PFN_MASK ((1ull << 55) - 1)
+#define KPF_REFERENCED 2
 #define KPF_DIRTY 4
+#define KPF_ACTIVE 6
 #define KPF_COMPOUND_HEAD 15
 #define KPF_COMPOUND_TAIL 16
 
@@ -337,7 +339,9 @@ int env_host_page_flags(void *const *va, size_t n, unsigned *flags)
 		}
 		flags[i] = ENV_HPF_PRESENT | ((kpf >> KPF_DIRTY) & 1 ? ENV_HPF_DIRTY : 0) |
 			   ((kpf >> KPF_COMPOUND_HEAD) & 1 ? ENV_HPF_HEAD : 0) |
-			   ((kpf >> KPF_COMPOUND_TAIL) & 1 ? ENV_HPF_TAIL : 0);
+			   ((kpf >> KPF_COMPOUND_TAIL) & 1 ? ENV_HPF_TAIL : 0) |
+			   ((kpf >> KPF_REFERENCED) & 1 ? ENV_HPF_REFERENCED : 0) |
+			   ((kpf >> KPF_ACTIVE) & 1 ? ENV_HPF_ACTIVE : 0);
 	}
 out:
 	close(pm);
@@ -382,7 +386,7 @@ static bool folio_of(int kf, uint64_t pfn, uint64_t *head, uint64_t *nr)
 	return pfn < *head + *nr;
 }
 
-int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr)
+int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr, unsigned *hpf)
 {
 	uint64_t head = 0, fnr = 0;
 	int pm, kf;
@@ -390,6 +394,8 @@ int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr)
 	for (size_t i = 0; i < n; i++) {
 		before[i] = 0;
 		nr[i] = 1;
+		if (hpf)
+			hpf[i] = 0;
 	}
 	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
@@ -409,6 +415,14 @@ int env_host_folios(void *const *va, size_t n, uint32_t *before, uint32_t *nr)
 		pfn = e & PM_PFN_MASK;
 		if (pfn == 0)
 			break; /* the host hides frame numbers: all order-0 as far as we know */
+		if (hpf) {
+			uint64_t kpf = 0;
+
+			/* A tail page reports its folio's LRU flags. */
+			if (pread(kf, &kpf, sizeof(kpf), (off_t)(pfn * sizeof(kpf))) == (ssize_t)sizeof(kpf))
+				hpf[i] = ENV_HPF_PRESENT | ((kpf >> KPF_REFERENCED) & 1 ? ENV_HPF_REFERENCED : 0) |
+					 ((kpf >> KPF_ACTIVE) & 1 ? ENV_HPF_ACTIVE : 0);
+		}
 		if (!(fnr && pfn >= head && pfn < head + fnr) && !folio_of(kf, pfn, &head, &fnr)) {
 			fnr = 0;
 			continue;

@@ -287,11 +287,36 @@ static void resident_locked(struct file_cache *c, uint64_t pgoff, size_t n, unsi
 		memset(vec, 1, n);
 }
 
-/* Remember the host folio of each newly bound page among pfns[0..n) (PFN_NONE entries skipped). */
+/*
+ * The LRU flags a host folio had before our bind, from what the host shows
+ * after it (ENV_HPF_*): binding populates the slot through GUP, which is one
+ * folio_mark_accessed (probed: R0 A0 shows as R1 A0, R1 A0 as R0 A1, an
+ * active folio as R1 A1). Undo that touch. R0 A0 is a referenced folio on
+ * the LRU whose activation still waits in a per-CPU batch; an active folio
+ * seen referenced is taken as active only (the fewest earlier touches that
+ * explain it).
+ */
+static uint32_t lru_flags_before_bind(unsigned hpf)
+{
+	if (!(hpf & ENV_HPF_PRESENT))
+		return 0;
+	if (!(hpf & ENV_HPF_ACTIVE))
+		return hpf & ENV_HPF_REFERENCED ? 0 : PG_REFERENCED;
+	return hpf & ENV_HPF_REFERENCED ? PG_ACTIVE : PG_REFERENCED;
+}
+
+/*
+ * Remember the host folio of each newly bound page among pfns[0..n)
+ * (PFN_NONE entries skipped): its place in a large folio, and the
+ * PG_referenced/PG_active it already carries from whoever touched it before
+ * (the page cache is the host's, shared with every process). Best effort:
+ * without access to kpageflags (not root) pages start with neither flag.
+ */
 static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t n)
 {
 	void *va[PT_ENTRIES];
 	uint32_t before[PT_ENTRIES], nr[PT_ENTRIES];
+	unsigned hpf[PT_ENTRIES];
 	size_t k = 0, idx[PT_ENTRIES];
 
 	for (size_t i = 0; i < n && k < PT_ENTRIES; i++) {
@@ -300,10 +325,16 @@ static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t 
 		idx[k] = i;
 		va[k++] = frame_to_host(c->m, pfns[i]);
 	}
-	if (!k || env_host_folios(va, k, before, nr) != 0)
+	if (!k || env_host_folios(va, k, before, nr, hpf) != 0)
 		return;
-	for (size_t j = 0; j < k; j++)
-		file_page_set_folio(frame_page(c->m, pfns[idx[j]]), before[j], nr[j]);
+	for (size_t j = 0; j < k; j++) {
+		struct page *pg = frame_page(c->m, pfns[idx[j]]);
+		uint32_t lru = lru_flags_before_bind(hpf[j]);
+
+		file_page_set_folio(pg, before[j], nr[j]);
+		if (lru)
+			__atomic_fetch_or(&pg->flags, lru, __ATOMIC_RELAXED);
+	}
 }
 
 /*

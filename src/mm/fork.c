@@ -7,7 +7,9 @@
  * on Linux, where that costs the child minor faults): private writable
  * pages are write-protected in both spaces for copy-on-write and lose their
  * exclusive mark, the child's entries are old (A clear) and, in shared
- * regions, clean. A child region copied from one with anonymous pages gets
+ * regions, clean. The child gets every table the parent links over such a
+ * region, empty ones included (copy_pte_range allocates before looking), so
+ * fault-around in a neighbour sharing the table sees one (fault.c). A child region copied from one with anonymous pages gets
  * an object of its own whose parent is the original's, and from then on no
  * longer lends its object to merges (see vma_ops.c).
  *

@@ -242,7 +242,12 @@ pte_t *pgtable_walk(struct pgtable *pt, uint64_t va)
 	return &table_of(m, pte_pfn(e))[pt_index(va, 1)];
 }
 
-int pgtable_walk_alloc(struct pgtable *pt, uint64_t va, pte_t **out)
+/*
+ * The table of level `stop` covering va, allocating the missing tables on
+ * the way (prepare, then commit). 0 with *out set, or -ENOMEM with nothing
+ * changed.
+ */
+static int table_alloc_chain(struct pgtable *pt, uint64_t va, int stop, pte_t **out)
 {
 	struct as_machine *m = pt->m;
 	pfn_t parent = pt->root;
@@ -251,9 +256,8 @@ int pgtable_walk_alloc(struct pgtable *pt, uint64_t va, pte_t **out)
 	pte_t *ep = NULL;
 	int level, n;
 
-	va_check(va);
 	*out = NULL;
-	for (level = PT_LEVELS; level > 1; level--) {
+	for (level = PT_LEVELS; level > stop; level--) {
 		pte_t e;
 
 		ep = &t[pt_index(va, level)];
@@ -263,13 +267,13 @@ int pgtable_walk_alloc(struct pgtable *pt, uint64_t va, pte_t **out)
 		parent = pte_pfn(e);
 		t = table_of(m, parent);
 	}
-	if (AS_LIKELY(level == 1)) {
-		*out = &t[pt_index(va, 1)];
+	if (AS_LIKELY(level == stop)) {
+		*out = t;
 		return 0;
 	}
 
-	/* Prepare: the tables of levels level-1 .. 1 are missing. */
-	n = level - 1;
+	/* Prepare: the tables of levels level-1 .. stop are missing. */
+	n = level - stop;
 	for (int i = 0; i < n; i++) {
 		fresh[i] = table_alloc(pt, level - 1 - i);
 		if (fresh[i] == PFN_NONE) {
@@ -290,8 +294,19 @@ int pgtable_walk_alloc(struct pgtable *pt, uint64_t va, pte_t **out)
 	store_table_entry(ep, pte_make(fresh[0], PTE_TABLE));
 	live_add(m, parent, 1);
 	pt->nr_tables += (uint64_t)n;
-	*out = &table_of(m, fresh[n - 1])[pt_index(va, 1)];
+	*out = table_of(m, fresh[n - 1]);
 	return 0;
+}
+
+int pgtable_walk_alloc(struct pgtable *pt, uint64_t va, pte_t **out)
+{
+	pte_t *t;
+	int rc;
+
+	va_check(va);
+	rc = table_alloc_chain(pt, va, 1, &t);
+	*out = rc ? NULL : &t[pt_index(va, 1)];
+	return rc;
 }
 
 /* The PTE table page holding the leaf `ptep`. */
@@ -342,6 +357,8 @@ pte_t pgtable_clear(struct pgtable *pt, pte_t *ptep)
 struct walk {
 	struct pgtable *pt;
 	int (*pte_range)(struct walk *w, pfn_t table, uint64_t start, uint64_t end);
+	/* Optional: called for every linked child table (of `level`, covering va), empty or not, before the descent. */
+	int (*table)(struct walk *w, int level, uint64_t va);
 	bool free_empty;
 };
 
@@ -363,7 +380,9 @@ static int walk_range(struct walk *w, pfn_t table, int level, uint64_t start, ui
 			continue;
 		seen++;
 		child = pte_pfn(e);
-		if (live_count(m, child) > 0)
+		if (w->table)
+			rc = w->table(w, level - 1, va);
+		if (!rc && live_count(m, child) > 0)
 			rc = level == 2 ? w->pte_range(w, child, va, next)
 					: walk_range(w, child, level - 1, va, next);
 		if (w->free_empty && live_count(m, child) == 0) {
@@ -524,35 +543,44 @@ struct copy {
 };
 
 /*
- * Copy the live leaves of one source PTE table. The child's PTE table is
- * had before the first callback, so that fn (which takes page references and
- * may write-protect the parent) only runs for entries that will be installed.
+ * Linux's copy_*_range allocate the child's table for every table the parent
+ * links over the range, empty or not: have the destination's table of
+ * `level` covering va.
+ */
+static int copy_table(struct walk *w, int level, uint64_t va)
+{
+	struct copy *c = container_of(w, struct copy, w);
+	pte_t *t;
+
+	return table_alloc_chain(c->dst, va, level, &t);
+}
+
+/*
+ * Copy the live leaves of one source PTE table. The child's PTE table was
+ * had by copy_table before (even for an empty source table), so that fn
+ * (which takes page references and may write-protect the parent) only runs
+ * for entries that will be installed.
  */
 static int copy_ptes(struct walk *w, pfn_t table, uint64_t start, uint64_t end)
 {
 	struct copy *c = container_of(w, struct copy, w);
 	struct as_machine *m = w->pt->m;
-	pte_t *st = table_of(m, table), *dt = NULL;
+	pte_t *st = table_of(m, table), *dt;
 	int32_t live = live_count(m, table), seen = 0, added = 0;
 	unsigned i = pt_index(start, 1), last = pt_index(end - 1, 1);
 	uint64_t va = start;
-	pfn_t dtable = PFN_NONE;
+	pfn_t dtable;
+	int rc = table_alloc_chain(c->dst, start, 1, &dt);
 
+	if (rc)
+		return rc;
+	dtable = host_to_frame(m, dt);
 	for (; i <= last && seen < live; i++, va += PAGE_SIZE) {
 		pte_t val, old;
 
 		if (!load_leaf(&st[i]))
 			continue;
 		seen++;
-		if (!dt) {
-			pte_t *dep;
-			int rc = pgtable_walk_alloc(c->dst, va, &dep);
-
-			if (rc)
-				return rc;
-			dt = dep - i;
-			dtable = host_to_frame(m, dt);
-		}
 		val = c->fn(c->ctx, va, &st[i]);
 		if (!val)
 			continue;
@@ -568,7 +596,9 @@ static int copy_ptes(struct walk *w, pfn_t table, uint64_t start, uint64_t end)
 int pgtable_copy_range(struct pgtable *dst, struct pgtable *src, uint64_t start, uint64_t end,
 		       pgtable_copy_fn fn, void *ctx)
 {
-	struct copy c = { .w = { .pt = src, .pte_range = copy_ptes }, .dst = dst, .fn = fn, .ctx = ctx };
+	struct copy c = {
+		.w = { .pt = src, .pte_range = copy_ptes, .table = copy_table }, .dst = dst, .fn = fn, .ctx = ctx
+	};
 	int rc;
 
 	ENV_BUG_ON(dst == src || dst->m != src->m);

@@ -144,8 +144,9 @@ void pgtable_zap_range(struct pgtable *pt, uint64_t start, uint64_t end, bool fr
  * page can't be had: entries copied so far stay (the caller tears the child
  * down, as Linux's dup_mmap does). The child's PTE table is obtained before
  * fn runs for any entry under it, so fn runs exactly for the entries the
- * child gets, failure or not, and the child gets no tables for parts of src
- * without a live leaf.
+ * child gets, failure or not. As Linux's copy_page_range, the child gets a
+ * table for every table src links over the range, even an empty one (an
+ * allocated PTE table with no leaf left, a PMD table with no PTE table).
  */
 typedef pte_t (*pgtable_copy_fn)(void *ctx, uint64_t va, pte_t *src_ptep);
 int pgtable_copy_range(struct pgtable *dst, struct pgtable *src, uint64_t start, uint64_t end,

@@ -6,6 +6,7 @@
  * smaps, faults and bytes after every op).
  */
 #include "oracle.h"
+#include "regress.h"
 #include "testlib.h"
 
 #include <sys/mman.h>
@@ -111,6 +112,44 @@ static void test_fork_merging(void **state)
 	RUN(seq);
 }
 
+/*
+ * fork copies the page-table structure of a region with an anonymous
+ * object even where its leaf table is empty (copy_pte_range allocates the
+ * child's table first): a file region sharing that table then has one in
+ * the child, and fault-around past EOF maps the file's last page there.
+ *
+ *   X: file 0 pages 5..6 (6 is past EOF) | X+2: anon, written then emptied
+ */
+static void test_fork_copies_empty_table(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(AREA, PG(2), PROT_READ, MAP_PRIVATE|MAP_FIXED, RG_FD(0), PG(5)),
+		ORC_MMAP(AREA + PG(2), PG(1), RW, FIX),
+		ORC_WRITE(AREA + PG(2), 1, 0x5aull),
+		ORC_MADVISE(AREA + PG(2), PG(1), MADV_DONTNEED),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+		ORC_READ(AREA + PG(1), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* ... but a table only regions without an anonymous object use is not copied (a read of file 1 made it) */
+static void test_fork_no_anon_no_table(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(AREA, PG(2), PROT_READ, MAP_PRIVATE|MAP_FIXED, RG_FD(0), PG(5)),
+		ORC_MMAP_FD(AREA + PG(2), PG(1), RW, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0),
+		ORC_READ(AREA + PG(2), 1),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+		ORC_READ(AREA + PG(1), 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +157,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_shared),
 		cmocka_unit_test(test_fork_madvise_and_locks),
 		cmocka_unit_test(test_fork_merging),
+		cmocka_unit_test(test_fork_copies_empty_table),
+		cmocka_unit_test(test_fork_no_anon_no_table),
 	};
 
 	orc_init(argc, argv);

@@ -59,7 +59,8 @@ struct orc_kshared {
 	uint32_t cur_op;                   /* [C] */
 	int32_t fault_signo, fault_code;   /* [C] set by the signal handler */
 	uint64_t fault_addr;               /* [C] */
-	uint64_t exec_target;              /* [C] address an EXEC op is calling, else 0 */
+	uint64_t exec_target;              /* [C] address an EXEC op is calling (0 is one too) */
+	uint32_t exec_active;              /* [C] 1 while an EXEC op calls exec_target */
 	int32_t stray_signo;               /* [C] a fault the handler could not attribute */
 	uint64_t stray_addr, stray_rip;    /* [C] */
 

@@ -129,7 +129,7 @@ static CHILD void on_fault(int sig, siginfo_t *si, void *ucv)
 
 	if (rip == (uint64_t)orc_ld8_insn || rip == (uint64_t)orc_st8_insn) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)orc_access_fixup;
-	} else if (ks->exec_target && rip == ks->exec_target) {
+	} else if (ks->exec_active && rip == ks->exec_target) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)orc_exec_fixup;
 	} else {
 		ks->stray_signo = sig;
@@ -355,8 +355,9 @@ static CHILD long do_exec(struct orc_kshared *ks, uint64_t addr)
 	long r;
 
 	ks->exec_target = addr;
+	ks->exec_active = 1;
 	r = orc_exec(addr);
-	ks->exec_target = 0;
+	ks->exec_active = 0;
 	return r < 0 ? -EFAULT : 0;
 }
 
