@@ -133,17 +133,8 @@ static inline void rg_run(const char *name, const struct orc_op *ops, size_t n, 
 	o.ram_bytes = 1ull << 30; /* as the fuzzer's machine */
 	o.between = rg_restore;
 	o.between_ctx = &f;
-	/*
-	 * Other tasks on the child's CPU can drain its LRU batches mid-sequence
-	 * (docs/linux-semantics.md §12.3), as in `aspace diff`: a divergence
-	 * must come back on two more runs to count.
-	 */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		rg_restore(&f);
-		rc = orc_check(seq, n, &o, &r);
-		if (rc <= 0)
-			break;
-	}
+	rg_restore(&f);
+	rc = orc_check(seq, n, &o, &r); /* a divergence must come back twice (o.reruns) */
 	rg_files_close(&f);
 	free(seq);
 	if (rc < 0)

@@ -1109,21 +1109,14 @@ out:
 	return count;
 }
 
-int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, struct orc_result *res)
+/* One run of both sides and their comparison (orc_check). */
+static int check_once(const struct orc_op *ops, size_t n, const struct orc_opts *o, struct orc_result *res)
 {
-	struct orc_opts defaults;
-	struct orc_result local;
 	struct orc_trace k, a;
 	struct orc_probe p;
 	FILE *out;
 	int rc;
 
-	if (!o) {
-		orc_opts_init(&defaults);
-		o = &defaults;
-	}
-	if (!res)
-		res = &local;
 	memset(res, 0, sizeof(*res));
 	res->ops_total = (int)n;
 	res->first_diverged = -1;
@@ -1158,4 +1151,32 @@ int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, stru
 	orc_trace_free(&k);
 	orc_trace_free(&a);
 	return rc;
+}
+
+/*
+ * Other tasks on the child's CPU can drain its LRU batches mid-sequence
+ * (docs/linux-semantics.md §12.3): a divergence must come back on
+ * o->reruns more runs to count, as in `aspace diff`.
+ */
+int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, struct orc_result *res)
+{
+	struct orc_opts defaults;
+	struct orc_result local;
+	int rc;
+
+	if (!o) {
+		orc_opts_init(&defaults);
+		o = &defaults;
+	}
+	if (!res)
+		res = &local;
+	for (unsigned attempt = 0;; attempt++) {
+		rc = check_once(ops, n, o, res);
+		if (rc <= 0 || attempt >= o->reruns)
+			return rc;
+		fprintf(o->report ? o->report : stderr, "orc%s%s%s: running it again (%u of %u)\n",
+			o->name ? "[" : "", o->name ? o->name : "", o->name ? "]" : "", attempt + 1, o->reruns);
+		if (o->between)
+			o->between(o->between_ctx);
+	}
 }

@@ -182,6 +182,8 @@ struct orc_opts {
 	uint64_t ram_bytes;      /* aspace machine RAM; default 256 MiB (the overcommit
 	                            heuristic compares single requests with it) */
 	unsigned max_reported;   /* divergent ops described in the report; default 3 */
+	unsigned reruns;         /* orc_check: times a divergent sequence runs again before it
+	                            counts (host noise: docs/linux-semantics.md §12.3); default 2 */
 	FILE *report;            /* where orc_check writes; default stderr */
 	bool verbose;            /* also print every op's results on both sides */
 	const char *name;        /* names the sequence in reports */

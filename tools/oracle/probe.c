@@ -29,6 +29,7 @@ void orc_opts_init(struct orc_opts *o)
 	o->timeout_ms = 10000;
 	o->ram_bytes = 256ull << 20;
 	o->max_reported = 3;
+	o->reruns = 2;
 }
 
 /* A small file's text (NUL terminated) into buf; length or -1. */
