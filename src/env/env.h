@@ -95,12 +95,16 @@ int env_file_path(int fd, char *buf, size_t len) AS_INTERNAL;
  * mapping budget is spent (see env_file_bound_pages), or another -errno;
  * on failure the slot holds zeroed anonymous memory. With `rebind` the
  * slot is already bound (to the same file page) and only changes rights.
- * `advice` (0, MADV_SEQUENTIAL or MADV_RANDOM) is the faulting region's
- * read pattern: the host mapping gets it before it is populated, so that
- * the host reads ahead as Linux does for such a region.
+ * `advice` (0, MADV_SEQUENTIAL or MADV_RANDOM, plus ENV_BIND_EXEC) is the
+ * faulting region's read pattern: the host mapping gets it before it is
+ * populated, so that the host reads ahead as Linux does for such a region
+ * (ENV_BIND_EXEC: the host mapping is executable too, where the file's mount
+ * allows it, since Linux 6.18 reads only the faulting page around for a
+ * VM_EXEC region).
  */
 int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
 	AS_INTERNAL AS_MUST_CHECK;
+#define ENV_BIND_EXEC (1 << 20)
 /* Put zeroed private anonymous memory back over a bound slot. */
 void env_file_unbind_page(void *slot) AS_INTERNAL;
 /*
@@ -144,6 +148,8 @@ int env_file_punch(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
  * Best effort: tmpfs and pages the host still maps stay.
  */
 void env_file_drop_cached(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/* Start reading [off, off + len) of the file into the host's page cache (POSIX_FADV_WILLNEED). */
+void env_file_read_ahead(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
 /* The host process's effective user and group: a new space's file identity. */
 void env_host_ids(uint32_t *uid, uint32_t *gid) AS_INTERNAL;
 

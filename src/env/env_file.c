@@ -160,9 +160,11 @@ static int anon_over(void *slot)
 int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	bool exec = (advice & ENV_BIND_EXEC) != 0;
 	void *p;
 	int err;
 
+	advice &= ~ENV_BIND_EXEC;
 	if (rebind) {
 		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)off);
 		return p == slot ? 0 : -errno;
@@ -173,7 +175,12 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	}
 	/* MAP_POPULATE fills the host's PTE now (so that pagemap can see the page); a
 	 * page past the end of the file is simply left unpopulated. */
-	p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd, (off_t)off);
+	p = MAP_FAILED;
+	if (exec) /* a noexec mount refuses (EPERM): then bind it as data */
+		p = mmap(slot, ENV_PAGE, prot | PROT_EXEC, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd,
+			 (off_t)off);
+	if (p != slot)
+		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd, (off_t)off);
 	if (p == slot && advice) {
 		/* The read pattern first (sequential: read ahead only; random: no readahead). */
 		(void)madvise(slot, ENV_PAGE, advice);
@@ -290,6 +297,11 @@ void env_host_ids(uint32_t *uid, uint32_t *gid)
 void env_file_drop_cached(int fd, uint64_t off, uint64_t len)
 {
 	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+}
+
+void env_file_read_ahead(int fd, uint64_t off, uint64_t len)
+{
+	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
 }
 
 #define PM_PRESENT (1ull << 63)

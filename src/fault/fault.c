@@ -530,9 +530,10 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		return FAULT_OOM;
 	if (pgoff >= size_pages)
 		return FAULT_SIGBUS;
-	/* The host reads ahead as Linux would for this region (MADV_SEQUENTIAL/RANDOM). */
+	/* The host reads ahead as Linux would for this region (MADV_SEQUENTIAL/RANDOM, VM_EXEC). */
 	g = file_cache_get_page(c, pgoff, &pfn, &major,
-				(v->flags & VM_SEQ_READ) ? MADV_SEQUENTIAL : (v->flags & VM_RAND_READ) ? MADV_RANDOM : 0);
+				((v->flags & VM_SEQ_READ) ? MADV_SEQUENTIAL : (v->flags & VM_RAND_READ) ? MADV_RANDOM : 0) |
+					((v->flags & VM_EXEC) ? ENV_BIND_EXEC : 0));
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
 	/*

@@ -275,8 +275,9 @@ uint64_t file_cache_size(struct file_cache *c) AS_INTERNAL;
  * The cached page at pgoff with a reference for the caller, creating it
  * (binding the host page, or a zeroed frame for shmem objects) when absent.
  * *major tells whether the host had to read it (a major fault); `advice`
- * (0, MADV_SEQUENTIAL, MADV_RANDOM: the region's VM_SEQ_READ/VM_RAND_READ)
- * shapes the host's readahead for that read. pgoff must lie inside the
+ * (0, MADV_SEQUENTIAL, MADV_RANDOM: the region's VM_SEQ_READ/VM_RAND_READ,
+ * plus ENV_BIND_EXEC for a VM_EXEC region) shapes the host's readahead for
+ * that read. pgoff must lie inside the
  * file as the caller saw it; FILE_GET_SIGBUS if it no longer does.
  */
 enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *out,

@@ -64,6 +64,7 @@
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
 #define PAGE_MASK (~(PAGE_SIZE - 1))
+#define PMD_SIZE (2ull << 20)  /* what one page-table page maps: 512 pages */
 #define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
 #define MAX_ORDER AS_MAX_ORDER
 #define NR_ORDERS (MAX_ORDER + 1)

@@ -44,7 +44,6 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#define PMD_SIZE (2ull << 20)
 
 /* Flags that a merge carries over from either side (Linux's VM_STICKY). */
 #ifndef VM_STICKY
@@ -542,6 +541,10 @@ static int advise_region(struct madv *a)
 		 */
 		if (!a->v->file || (a->v->file->cache && a->v->file->cache->shmem))
 			machine_lazyfree_drain(a->mm->m);
+		else if (a->v->file->cache && a->v->file->cache->host)
+			/* vfs_fadvise(POSIX_FADV_WILLNEED): the host reads the range into its page cache. */
+			env_file_read_ahead(a->v->file->cache->fd,
+					    (a->v->pgoff << PAGE_SHIFT) + (a->start - a->v->start), a->end - a->start);
 		return 0;
 	case MADV_COLD:
 	case MADV_PAGEOUT:

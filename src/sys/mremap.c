@@ -230,15 +230,6 @@ struct pte_move {
 	int rc;
 };
 
-static int prealloc_dest(void *ctx, uint64_t va, pte_t *ptep)
-{
-	struct pte_move *mv = ctx;
-	pte_t *dst;
-
-	(void)ptep;
-	return pgtable_walk_alloc(&mv->mm->pt, va + (uint64_t)mv->shift, &dst);
-}
-
 static int move_one(void *ctx, uint64_t va, pte_t *ptep)
 {
 	struct pte_move *mv = ctx;
@@ -250,14 +241,33 @@ static int move_one(void *ctx, uint64_t va, pte_t *ptep)
 	return 0;
 }
 
-/* Allocate every destination table the move will need. 0 or -ENOMEM (empty tables may stay). */
+/*
+ * Allocate every destination table the move will need, as Linux's
+ * move_page_tables does extent by extent (an extent stays inside one page
+ * table on both sides): a destination table for every extent whose source
+ * has one, entries or not — a later fault in the destination's neighbourhood
+ * then finds its table (fault-around's rule at EOF depends on it).
+ * 0 or -ENOMEM (empty tables may stay).
+ */
 static int prepare_move_tables(struct as_mm *mm, uint64_t old, uint64_t new, uint64_t len)
 {
-	struct pte_move mv = { .mm = mm, .shift = (int64_t)(new - old) };
-	int rc;
+	uint64_t a = old, end = old + len;
+	int rc = 0;
 
 	pthread_mutex_lock(&mm->pt_lock);
-	rc = pgtable_for_each(&mm->pt, old, old + len, prealloc_dest, &mv);
+	while (a < end && rc == 0) {
+		uint64_t n = a + (new - old);
+		uint64_t extent = PMD_SIZE - (a & (PMD_SIZE - 1));
+		pte_t *dst;
+
+		if (PMD_SIZE - (n & (PMD_SIZE - 1)) < extent)
+			extent = PMD_SIZE - (n & (PMD_SIZE - 1));
+		if (end - a < extent)
+			extent = end - a;
+		if (pgtable_walk(&mm->pt, a))
+			rc = pgtable_walk_alloc(&mm->pt, n, &dst);
+		a += extent;
+	}
 	pthread_mutex_unlock(&mm->pt_lock);
 	return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * msync, as Linux 6.x's mm/msync.c does it.
  *
- * Only MS_SYNC on a shared file mapping writes anything back (that arrives
- * with the file issue); for every other region the call only checks: the
+ * Only MS_SYNC on a shared file mapping writes anything back (to the host
+ * file, src/file/cache.c); for every other region the call only checks: the
  * range must be mapped (holes give -ENOMEM, after the rest was synced,
  * except that plain MS_ASYNC gives up at the first hole) and MS_INVALIDATE
  * is refused with -EBUSY on a locked region.

@@ -1,0 +1,43 @@
+/*
+ * Readahead decides which page cache pages exist, and so whether a fault
+ * is minor or major and what fault-around maps. aspace's page cache is the
+ * host's (docs/FILES.md): it asks the host to read ahead as Linux would for
+ * the same mapping and call.
+ */
+#include "regress.h"
+
+/* MADV_WILLNEED on a file (vfs_fadvise WILLNEED) reads a hole in: the COW write after it is minor */
+static void test_willneed_file_reads_ahead(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_FTRUNCATE(RG_FD(0), 0x14000ull),
+		ORC_MMAP_FD(0, 0x3c22ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0x5000ull),
+		ORC_MADVISE(ORC_REF(1, 0x1000), 0x1000ull, MADV_WILLNEED),
+		ORC_WRITE(ORC_REF(1, 0x1000), 1, 0x17ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Without it, the same write is a major fault (not in minflt) */
+static void test_no_willneed_major(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_FTRUNCATE(RG_FD(0), 0x14000ull),
+		ORC_MMAP_FD(0, 0x3c22ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0x5000ull),
+		ORC_WRITE(ORC_REF(1, 0x1000), 1, 0x17ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_willneed_file_reads_ahead),
+		cmocka_unit_test(test_no_willneed_major),
+	};
+
+	orc_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
