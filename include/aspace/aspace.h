@@ -60,7 +60,12 @@ struct as_machine_config {
 	                               whatever the THP mode); default 1 */
 	int prefault;               /* 1: touch all simulated RAM at creation so that
 	                               benchmarks measure aspace, not host faults; default 0 */
-	/* hugetlbfs (MAP_HUGETLB), as /sys/kernel/mm/hugepages/ shows it: */
+	/*
+	 * hugetlbfs (MAP_HUGETLB), as /sys/kernel/mm/hugepages/ shows it. Only
+	 * reservations are modelled: with a pool, mmap reserves as Linux does,
+	 * but touching a huge page fails (an access gets SIGBUS, mlock EAGAIN,
+	 * MADV_POPULATE_* EFAULT) where Linux would fault it in.
+	 */
 	uint64_t nr_hugepages_2m;   /* hugepages-2048kB/nr_hugepages: the 2 MiB pool; default 0 */
 	int hugepages_1g;           /* 1: the 1 GiB huge page size exists (hugepages-1048576kB);
 	                               default 0 (MAP_HUGE_1GB is then EINVAL) */
@@ -147,8 +152,9 @@ AS_API void as_mm_drop(struct as_mm *mm);
  * host file; a "#!" script runs its interpreter), as Linux's execve does
  * with address randomization off: its PT_LOAD segments, bss, interpreter,
  * [vvar]/[vdso] regions, and a stack at the top of user space holding
- * argv, envp (NULL: none) and the auxiliary vector. The limits and
- * capabilities of the space stay; everything else is new.
+ * argv, envp (NULL: none) and the auxiliary vector. The limits,
+ * capabilities, file identity (as_mm_set_ids) and PR_SET_THP_DISABLE
+ * setting of the space stay; everything else is new.
  *
  * Returns 0 and fills *info (may be NULL):
  *   entry          where the first instruction runs: the interpreter's
@@ -198,7 +204,8 @@ AS_API int as_mm_set_caps(struct as_mm *mm, uint64_t caps);     /* bitmask of (1
  * The user and group the process's file permission checks use (fsuid,
  * fsgid; no supplementary groups): mincore and MADV_PAGEOUT reveal or
  * reclaim a file's page cache only for its owner or a process that may
- * write it. A new space has the host process's; fork keeps them.
+ * write it. A new space has the host process's; fork and exec keep them.
+ * -EINVAL for (uint32_t)-1, which is no id.
  */
 AS_API int as_mm_set_ids(struct as_mm *mm, uint32_t uid, uint32_t gid);
 

@@ -72,5 +72,5 @@ void env_discard(void *p, size_t bytes)
 
 const char *as_version(void)
 {
-	return "0.1.0";
+	return ASPACE_VERSION; /* the project's version, from CMakeLists.txt */
 }

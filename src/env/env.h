@@ -148,6 +148,8 @@ int env_file_punch(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
  * Best effort: tmpfs and pages the host still maps stay.
  */
 void env_file_drop_cached(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/* The host's readahead window for fd in bytes (its device's read_ahead_kb; 128 KiB if unknown). */
+uint64_t env_file_ra_bytes(int fd) AS_INTERNAL;
 /* Start reading [off, off + len) of the file into the host's page cache (POSIX_FADV_WILLNEED). */
 void env_file_read_ahead(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
 /* The host process's effective user and group: a new space's file identity. */

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -297,6 +298,33 @@ void env_host_ids(uint32_t *uid, uint32_t *gid)
 void env_file_drop_cached(int fd, uint64_t off, uint64_t len)
 {
 	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+}
+
+uint64_t env_file_ra_bytes(int fd)
+{
+	static const char *const where[] = { "/sys/dev/block/%u:%u/queue/read_ahead_kb",
+					     "/sys/dev/block/%u:%u/../queue/read_ahead_kb",
+					     "/sys/class/bdi/%u:%u/read_ahead_kb" };
+	unsigned long long kb;
+	struct stat st;
+	char path[96];
+
+	if (fstat(fd, &st) != 0)
+		return 128 << 10;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		FILE *f;
+		int got;
+
+		snprintf(path, sizeof(path), where[i], major(st.st_dev), minor(st.st_dev));
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		got = fscanf(f, "%llu", &kb);
+		fclose(f);
+		if (got == 1)
+			return (uint64_t)kb << 10;
+	}
+	return 128 << 10;
 }
 
 void env_file_read_ahead(int fd, uint64_t off, uint64_t len)

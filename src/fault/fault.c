@@ -503,12 +503,37 @@ static enum fault_result file_get_result(enum file_get r)
  * anonymous page; writes to shared ones map it writable and dirty. A page
  * past the end of the file is SIGBUS. The size is asked from the host first.
  */
+/*
+ * A write made a page cache page dirty (fault_dirty_shared_page). smaps asks
+ * the host's folio whether it is dirty, so a host-bound page must be dirtied
+ * on the host too, even if nothing gets written: true when that is still to
+ * do, by dirty_host_page once pt_lock is dropped (a host call may block); the
+ * page then holds an extra reference until it is done. Caller holds pt_lock.
+ */
+static bool mark_page_dirty(struct as_mm *mm, pfn_t pfn)
+{
+	struct page *pg = frame_page(mm->m, pfn);
+
+	file_page_set_dirty(pg, true);
+	if (!(pg->flags & PG_HOSTMAP))
+		return false;
+	frame_get(mm->m, pfn);
+	return true;
+}
+
+/* The host half of mark_page_dirty, without locks; drops its reference. */
+static void dirty_host_page(struct as_mm *mm, pfn_t pfn)
+{
+	(void)env_file_dirty_page(frame_to_host(mm->m, pfn));
+	frame_put(mm->m, pfn);
+}
+
 static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint64_t addr,
 				       unsigned access)
 {
 	struct file_cache *c = v->file->cache;
 	uint64_t pgoff = file_pgoff(v, addr), size_pages = file_pages(file_cache_size(c));
-	bool write = access & FAULT_WRITE, major = false, mapped, bus;
+	bool write = access & FAULT_WRITE, major = false, mapped, bus, dirty_host = false;
 	enum fault_result r;
 	enum file_get g;
 	pte_t *ptep;
@@ -536,6 +561,9 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 					((v->flags & VM_EXEC) ? ENV_BIND_EXEC : 0));
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
+	/* A miss in an exec region reads ahead from the page to the region's end (file.h). */
+	if (major && (v->flags & VM_EXEC) && !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
+		file_cache_exec_readahead(c, pgoff, file_pgoff(v, v->end - 1) + 1);
 	/*
 	 * PG_reclaim read as PG_readahead: filemap_fault starts async readahead
 	 * (clearing it) with the lock dropped and retries; not in VM_RAND_READ
@@ -587,15 +615,13 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 		pgtable_set(&mm->pt, ptep, pte_make(anon, fault_vma_pte_bits(v->flags) | PTE_RW | PTE_D));
 		mm_add_rss(mm, MM_ANONPAGES, 1);
 	} else {
-		if (write) {
-			file_page_set_dirty(frame_page(mm->m, pfn), true);
-			/* smaps asks the host's folio: it is dirty now too (fault_dirty_shared_page). */
-			if (frame_page(mm->m, pfn)->flags & PG_HOSTMAP)
-				(void)env_file_dirty_page(frame_to_host(mm->m, pfn));
-		}
+		if (write)
+			dirty_host = mark_page_dirty(mm, pfn);
 		map_file_pte(mm, ptep, pfn, file_pte_bits(v, frame_page(mm->m, pfn), write));
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
+	if (dirty_host)
+		dirty_host_page(mm, pfn);
 done:
 	update_hiwater_rss(mm);
 	if (major && !(access & FAULT_POPULATE))
@@ -611,20 +637,18 @@ done:
  */
 static enum fault_result do_shared_wp(struct as_mm *mm, uint64_t addr, pte_t orig)
 {
+	bool dirty_host = false;
 	pte_t *ptep;
 
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
 	if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
-		pfn_t pfn = pte_pfn(orig);
-
-		file_page_set_dirty(frame_page(mm->m, pfn), true);
-		/* smaps asks the host's folio: dirty it too, even if nothing gets written. */
-		if (frame_page(mm->m, pfn)->flags & PG_HOSTMAP)
-			(void)env_file_dirty_page(frame_to_host(mm->m, pfn));
+		dirty_host = mark_page_dirty(mm, pte_pfn(orig));
 		pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
 	}
 	pthread_mutex_unlock(&mm->pt_lock);
+	if (dirty_host)
+		dirty_host_page(mm, pte_pfn(orig));
 	count_fault(mm);
 	return FAULT_DONE;
 }

@@ -420,6 +420,19 @@ enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *o
 	}
 }
 
+void file_cache_exec_readahead(struct file_cache *c, uint64_t pgoff, uint64_t end_pgoff)
+{
+	uint64_t end;
+
+	if (!c->host || c->shmem)
+		return;
+	end = pgoff + (env_file_ra_bytes(c->fd) >> PAGE_SHIFT);
+	if (end > end_pgoff)
+		end = end_pgoff;
+	if (end > pgoff + 1)
+		env_file_read_ahead(c->fd, (pgoff + 1) << PAGE_SHIFT, (end - pgoff - 1) << PAGE_SHIFT);
+}
+
 void file_cache_get_cached(struct file_cache *c, uint64_t first, uint64_t last, pfn_t *pfns)
 {
 	uint64_t n = last - first + 1, end;
@@ -494,8 +507,11 @@ void file_cache_destroy(struct file_cache *c)
 	env_file_view_release(c->view, c->view_len);
 	c->view = NULL;
 	pthread_mutex_unlock(&c->lock);
-	/* A shmem object's last reference truncates it: releasing its folios drains the LRU batches. */
-	if (c->shmem && dropped)
+	/*
+	 * An aspace shmem object's last reference truncates it: releasing its
+	 * folios drains the LRU batches. A host tmpfs file lives on.
+	 */
+	if (c->shmem && !c->host && dropped)
 		machine_lazyfree_drain(m);
 	if (c->fd >= 0) {
 		env_file_close(c->fd);

@@ -51,7 +51,11 @@ static bool config_valid(const struct as_machine_config *cfg)
 	/* Huge page pools must fit in RAM (nr_hugepages can't exceed memory). */
 	if (cfg->nr_hugepages_2m > (cfg->ram_bytes >> 21) || cfg->hugepages_1g < 0 ||
 	    cfg->hugepages_1g > 1 || (!cfg->hugepages_1g && cfg->nr_hugepages_1g) ||
-	    cfg->nr_hugepages_1g > (cfg->ram_bytes >> 30))
+	    cfg->nr_hugepages_1g > (cfg->ram_bytes >> 30) ||
+	    (cfg->nr_hugepages_2m << 21) + (cfg->nr_hugepages_1g << 30) > cfg->ram_bytes)
+		return false;
+	/* A device minor number has 20 bits. */
+	if (cfg->hugetlb_dev_minor >= (1u << 20))
 		return false;
 	return true;
 }

@@ -288,8 +288,11 @@ static inline void page_mark_accessed(struct page *pg, bool unevictable)
 
 	if (!(f & PG_REFERENCED))
 		__atomic_fetch_or(&pg->flags, PG_REFERENCED, __ATOMIC_RELAXED);
-	else if (!unevictable && !(f & (PG_MLOCKED | PG_ACTIVE)))
-		__atomic_fetch_xor(&pg->flags, PG_REFERENCED | PG_ACTIVE, __ATOMIC_RELAXED);
+	else if (!unevictable && !(f & (PG_MLOCKED | PG_ACTIVE))) {
+		/* Two steps, each idempotent: racing touches can't undo each other. */
+		__atomic_fetch_or(&pg->flags, PG_ACTIVE, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_REFERENCED, __ATOMIC_RELAXED);
+	}
 }
 
 static inline pfn_t page_to_frame(const struct as_machine *m, const struct page *pg)

@@ -298,7 +298,7 @@ int as_mm_set_caps(struct as_mm *mm, uint64_t caps)
 
 int as_mm_set_ids(struct as_mm *mm, uint32_t uid, uint32_t gid)
 {
-	if (!mm)
+	if (!mm || uid == UINT32_MAX || gid == UINT32_MAX)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	mm->fsuid = uid;
@@ -475,8 +475,9 @@ int mm_vm_enough_memory(struct as_mm *mm, uint64_t pages)
 		if ((int64_t)pages > total)
 			goto fail;
 		goto ok;
-	default: /* never: the commit limit */
-		allowed = total * m->cfg.overcommit_ratio / 100;
+	default: /* never: the commit limit, over RAM less the huge page pools */
+		allowed = (total - (int64_t)(m->huge_pool[0].total << 9) - (int64_t)(m->huge_pool[1].total << 18)) *
+			  m->cfg.overcommit_ratio / 100;
 		if (!mm_capable(mm, MM_CAP_SYS_ADMIN))
 			allowed -= admin_reserve;
 		allowed -= vm_reserve < user_reserve ? vm_reserve : user_reserve;

@@ -184,17 +184,18 @@ static bool log_number(const char *cmd, const char *what, const char *text, uint
 {
 	char *end;
 	uint64_t v;
+	unsigned shift;
 
 	errno = 0;
 	v = strtoull(text, &end, 0);
 	if (end == text || errno || *text == '-' || isspace((unsigned char)*text))
 		goto bad;
-	switch (*end) {
-	case 'K': v <<= 10; end++; break;
-	case 'M': v <<= 20; end++; break;
-	case 'G': v <<= 30; end++; break;
-	case 'T': v <<= 40; end++; break;
-	default: break;
+	shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : *end == 'T' ? 40 : 0;
+	if (shift) {
+		if (v > UINT64_MAX >> shift)
+			goto bad; /* the suffix would overflow */
+		v <<= shift;
+		end++;
 	}
 	if (*end)
 		goto bad;

@@ -9,6 +9,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -894,6 +895,12 @@ static bool parse_setlayout(struct parser *p, struct stmt *st, int first, int en
 }
 
 /* The setting names of `machine`, as as_machine_config fields. */
+/* An int knob: a value too big for an int is no valid setting (-1), not a truncated one. */
+static int knob_int(uint64_t v)
+{
+	return v > INT_MAX ? -1 : (int)v;
+}
+
 static bool apply_machine(struct parser *p, int first, int end)
 {
 	static const char *const keys[] = {
@@ -964,20 +971,20 @@ static bool apply_machine(struct parser *p, int first, int end)
 			return false;
 		switch (k) {
 		case 0: c->ram_bytes = e->num; break;
-		case 1: case 2: c->overcommit_memory = (int)e->num; break;
-		case 3: c->overcommit_ratio = (int)e->num; break;
+		case 1: case 2: c->overcommit_memory = knob_int(e->num); break;
+		case 3: c->overcommit_ratio = knob_int(e->num); break;
 		case 4: c->max_map_count = e->num; break;
 		case 5: c->mmap_min_addr = e->num; break;
-		case 6: c->zero_page = (int)e->num; break;
-		case 7: c->legacy_va_layout = (int)e->num; break;
+		case 6: c->zero_page = knob_int(e->num); break;
+		case 7: c->legacy_va_layout = knob_int(e->num); break;
 		case 8: c->stack_guard_gap = e->num; break;
-		case 9: c->thp_align_anon = (int)e->num; break;
-		case 10: c->prefault = (int)e->num; break;
+		case 9: c->thp_align_anon = knob_int(e->num); break;
+		case 10: c->prefault = knob_int(e->num); break;
 		case 11: c->lsm_mmap_min_addr = e->num; break;
 		case 12: c->nr_hugepages_2m = e->num; break;
-		case 13: c->hugepages_1g = (int)e->num; break;
+		case 13: c->hugepages_1g = knob_int(e->num); break;
 		case 14: c->nr_hugepages_1g = e->num; break;
-		case 15: c->hugetlb_dev_minor = (uint32_t)e->num; break;
+		case 15: c->hugetlb_dev_minor = (e->num > UINT32_MAX ? UINT32_MAX : (uint32_t)e->num); break;
 		}
 	}
 	return true;

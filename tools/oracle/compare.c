@@ -1155,8 +1155,8 @@ static int check_once(const struct orc_op *ops, size_t n, const struct orc_opts 
 
 /*
  * Other tasks on the child's CPU can drain its LRU batches mid-sequence
- * (docs/linux-semantics.md §12.3): a divergence must come back on
- * o->reruns more runs to count, as in `aspace diff`.
+ * (docs/linux-semantics.md §12.3): a divergence in ORC_F_NOISY fields
+ * alone must come back on o->reruns more runs to count, as in `aspace diff`.
  */
 int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, struct orc_result *res)
 {
@@ -1172,7 +1172,7 @@ int orc_check(const struct orc_op *ops, size_t n, const struct orc_opts *o, stru
 		res = &local;
 	for (unsigned attempt = 0;; attempt++) {
 		rc = check_once(ops, n, o, res);
-		if (rc <= 0 || attempt >= o->reruns)
+		if (rc <= 0 || attempt >= o->reruns || (res->fields & ~ORC_F_NOISY))
 			return rc;
 		fprintf(o->report ? o->report : stderr, "orc%s%s%s: running it again (%u of %u)\n",
 			o->name ? "[" : "", o->name ? o->name : "", o->name ? "]" : "", attempt + 1, o->reruns);

@@ -133,6 +133,13 @@ struct orc_op {
 #define ORC_F_MINCORE 0x020u     /* the mincore vector */
 #define ORC_F_BYTES 0x040u       /* bytes a READ transferred */
 #define ORC_F_CHECK 0x080u       /* aspace's invariant checker failed after the op */
+/*
+ * What other tasks on the child's CPU can change from run to run (LRU
+ * batches drained: LazyFree and Referenced in smaps, then what reclaim or
+ * refaults of such pages show): only a divergence in these alone is run
+ * again before it counts (orc_check, aspace diff).
+ */
+#define ORC_F_NOISY (ORC_F_SMAPS | ORC_F_MINFLT | ORC_F_MINCORE)
 #define ORC_F_SMAPS_PAGES 0x100u /* ignore only: compare smaps entries without their
                                     page counts (Rss, Pss, ..., Locked) */
 
@@ -197,8 +204,9 @@ struct orc_opts {
 	 * fuzzer runs this way.
 	 */
 	bool isolate;
-	/* Called by orc_check between the kernel side and the aspace side (e.g.
-	   to restore files the kernel side wrote or truncated); may be NULL. */
+	/* Called by orc_check between the kernel side and the aspace side, and
+	   before each re-run (e.g. to restore files the kernel side wrote or
+	   truncated); may be NULL. */
 	void (*between)(void *ctx);
 	void *between_ctx;
 };
