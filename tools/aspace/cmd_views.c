@@ -225,6 +225,53 @@ static json_t *log_header(const struct log_view_ctx *c, const struct replay_snap
 }
 
 /* The replay's observer: at the end, the view of the focus. */
+/*
+ * Print view `cmd` (maps, stats or pagetable of [addr, addr + len), or of
+ * addr alone without has_len) of space mm on machine m: as JSON into doc
+ * (the header object, consumed) when doc is not NULL, else as text, the
+ * stats under `title`. The exit status.
+ */
+static int print_view(const char *cmd, json_t *doc, const char *title, struct as_mm *mm, struct as_machine *m,
+		      uint64_t addr, bool has_len, uint64_t len)
+{
+	json_t *j, *l, *b;
+
+	if (!strcmp(cmd, "maps")) {
+		if (!doc) {
+			view_maps(mm, stdout, NULL);
+			return EXIT_OK;
+		}
+		view_maps(mm, NULL, &j);
+		json_object_update(doc, j);
+		json_decref(j);
+	} else if (!strcmp(cmd, "stats")) {
+		if (!doc) {
+			printf("%s\n\ncounters:\n", title);
+			view_counters(mm, stdout, NULL);
+			printf("\nlayout:\n");
+			view_layout(mm, stdout, NULL);
+			printf("\nmachine (free blocks per order, like /proc/buddyinfo):\n");
+			view_buddyinfo(m, stdout, NULL);
+			return EXIT_OK;
+		}
+		view_counters(mm, NULL, &j);
+		view_layout(mm, NULL, &l);
+		view_buddyinfo(m, NULL, &b);
+		json_object_set_new(doc, "counters", j);
+		json_object_set_new(doc, "layout", l);
+		json_object_set_new(doc, "machine", b);
+	} else {
+		if (!doc) {
+			view_pagetable(mm, addr, has_len, len, stdout, NULL);
+			return EXIT_OK;
+		}
+		view_pagetable(mm, addr, has_len, len, NULL, &j);
+		json_object_update(doc, j);
+		json_decref(j);
+	}
+	return tool_print_json(doc, stdout);
+}
+
 static bool log_view_observe(void *ctx, const struct replay_snap *s)
 {
 	struct log_view_ctx *c = ctx;
@@ -260,46 +307,14 @@ static bool log_view_observe(void *ctx, const struct replay_snap *s)
 	if (s->exit_line)
 		fprintf(stderr, "aspace %s: pid %d exits at line %d: shown right before, after step %d (line %d)\n",
 			cmd, p->pid, s->exit_line, s->step, c->line);
-	if (!strcmp(cmd, "maps")) {
-		if (c->va->json) {
-			json_t *j, *doc = log_header(c, s, p);
-
-			view_maps(mm, NULL, &j);
-			json_object_update(doc, j);
-			json_decref(j);
-			c->status = tool_print_json(doc, stdout);
-		} else {
-			view_maps(mm, stdout, NULL);
-		}
-	} else if (!strcmp(cmd, "stats")) {
-		if (c->va->json) {
-			json_t *cj, *l, *m, *doc = log_header(c, s, p);
-
-			view_counters(mm, NULL, &cj);
-			view_layout(mm, NULL, &l);
-			view_buddyinfo(s->m, NULL, &m);
-			json_object_set_new(doc, "counters", cj);
-			json_object_set_new(doc, "layout", l);
-			json_object_set_new(doc, "machine", m);
-			c->status = tool_print_json(doc, stdout);
-		} else {
-			printf("%s (pid %d) after step %d (line %d) of %s\n\ncounters:\n", p->name, p->pid, s->step,
-			       c->line, c->name);
-			view_counters(mm, stdout, NULL);
-			printf("\nlayout:\n");
-			view_layout(mm, stdout, NULL);
-			printf("\nmachine (free blocks per order, like /proc/buddyinfo):\n");
-			view_buddyinfo(s->m, stdout, NULL);
-		}
-	} else if (c->va->json) {
-		json_t *j, *doc = log_header(c, s, p);
-
-		view_pagetable(mm, c->addr, c->va->npos > 1, c->len, NULL, &j);
-		json_object_update(doc, j);
-		json_decref(j);
-		c->status = tool_print_json(doc, stdout);
+	if (c->va->json) {
+		c->status = print_view(cmd, log_header(c, s, p), NULL, mm, s->m, c->addr, c->va->npos > 1, c->len);
 	} else {
-		view_pagetable(mm, c->addr, c->va->npos > 1, c->len, stdout, NULL);
+		char title[512];
+
+		snprintf(title, sizeof(title), "%s (pid %d) after step %d (line %d) of %s", p->name, p->pid, s->step,
+			 c->line, c->name);
+		c->status = print_view(cmd, NULL, title, mm, s->m, c->addr, c->va->npos > 1, c->len);
 	}
 	return true;
 }
@@ -357,6 +372,7 @@ static int view_main(int argc, char **argv, const char *cmd, int max_pos)
 	struct script *s;
 	struct runner *r = NULL;
 	int proc = -1, status;
+	uint64_t addr = 0, len = 0;
 	struct as_mm *mm;
 
 	status = parse_args(argc, argv, cmd, max_pos, &va);
@@ -375,39 +391,7 @@ static int view_main(int argc, char **argv, const char *cmd, int max_pos)
 	if (status)
 		goto out;
 	mm = r->procs[proc].mm;
-	if (!strcmp(cmd, "maps")) {
-		if (va.json) {
-			json_t *j, *doc = header(r, proc);
-
-			view_maps(mm, NULL, &j);
-			json_object_update(doc, j);
-			json_decref(j);
-			status = tool_print_json(doc, stdout);
-		} else {
-			view_maps(mm, stdout, NULL);
-		}
-	} else if (!strcmp(cmd, "stats")) {
-		if (va.json) {
-			json_t *c, *l, *m, *doc = header(r, proc);
-
-			view_counters(mm, NULL, &c);
-			view_layout(mm, NULL, &l);
-			view_buddyinfo(r->m, NULL, &m);
-			json_object_set_new(doc, "counters", c);
-			json_object_set_new(doc, "layout", l);
-			json_object_set_new(doc, "machine", m);
-			status = tool_print_json(doc, stdout);
-		} else {
-			printf("%s (pid %d) after step %d of %s\n\ncounters:\n", r->procs[proc].name,
-			       r->procs[proc].pid, r->step, s->name);
-			view_counters(mm, stdout, NULL);
-			printf("\nlayout:\n");
-			view_layout(mm, stdout, NULL);
-			printf("\nmachine (free blocks per order, like /proc/buddyinfo):\n");
-			view_buddyinfo(r->m, stdout, NULL);
-		}
-	} else {
-		uint64_t addr, len = 0;
+	if (!strcmp(cmd, "pagetable")) {
 		struct expr *e = script_parse_expr(s, "ADDR", va.pos[0], stderr);
 
 		if (!e || !runner_eval(r, va.pos[0], e, &addr)) {
@@ -421,16 +405,15 @@ static int view_main(int argc, char **argv, const char *cmd, int max_pos)
 				goto out;
 			}
 		}
-		if (va.json) {
-			json_t *j, *doc = header(r, proc);
+	}
+	if (va.json) {
+		status = print_view(cmd, header(r, proc), NULL, mm, r->m, addr, va.npos > 1, len);
+	} else {
+		char title[512];
 
-			view_pagetable(mm, addr, va.npos > 1, len, NULL, &j);
-			json_object_update(doc, j);
-			json_decref(j);
-			status = tool_print_json(doc, stdout);
-		} else {
-			view_pagetable(mm, addr, va.npos > 1, len, stdout, NULL);
-		}
+		snprintf(title, sizeof(title), "%s (pid %d) after step %d of %s", r->procs[proc].name,
+			 r->procs[proc].pid, r->step, s->name);
+		status = print_view(cmd, NULL, title, mm, r->m, addr, va.npos > 1, len);
 	}
 out:
 	if (r && runner_free(r) && !status)

@@ -1478,42 +1478,15 @@ struct expr *script_parse_expr(struct script *s, const char *what, const char *t
 
 struct script *script_load(const char *path, FILE *err)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	char *buf;
+	size_t len;
 	struct script *s;
+	int rc = source_read(path, &buf, &len);
 
-	if (!f) {
-		fprintf(err, "aspace: %s: %s\n", path, strerror(errno));
+	if (rc) {
+		fprintf(err, "aspace: %s: %s\n", path, rc == -ENOMEM ? "out of memory" : strerror(-rc));
 		return NULL;
 	}
-	for (;;) {
-		size_t n;
-
-		if (cap - len < 65536) {
-			cap = cap ? 2 * cap : 65536;
-			buf = realloc(buf, cap);
-			if (!buf) {
-				fprintf(err, "aspace: %s: out of memory\n", path);
-				if (f != stdin)
-					fclose(f);
-				return NULL;
-			}
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		fprintf(err, "aspace: %s: %s\n", path, strerror(errno));
-		free(buf);
-		if (f != stdin)
-			fclose(f);
-		return NULL;
-	}
-	if (f != stdin)
-		fclose(f);
 	if (memchr(buf, '\0', len)) {
 		fprintf(err, "aspace: %s: not a script (it holds NUL bytes)\n", path);
 		free(buf);

@@ -69,17 +69,15 @@ bool source_is_log(const char *text, size_t len)
 	return false;
 }
 
-int source_load(const char *cmd, const char *path, struct source *src)
+int source_read(const char *path, char **out, size_t *outlen)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	char *buf = NULL, err[1024];
+	char *buf = NULL;
 	size_t len = 0, cap = 0;
+	int err = 0;
 
-	memset(src, 0, sizeof(*src));
-	if (!f) {
-		fprintf(stderr, "aspace %s: %s: %s\n", cmd, path, strerror(errno));
-		return EXIT_USAGE;
-	}
+	if (!f)
+		return -errno;
 	for (;;) {
 		size_t n;
 
@@ -87,29 +85,43 @@ int source_load(const char *cmd, const char *path, struct source *src)
 			char *grown = realloc(buf, cap ? 2 * cap : 65536);
 
 			if (!grown) {
-				fprintf(stderr, "aspace %s: %s: out of memory\n", cmd, path);
-				free(buf);
-				if (f != stdin)
-					fclose(f);
-				return EXIT_USAGE;
+				err = -ENOMEM;
+				break;
 			}
 			buf = grown;
 			cap = cap ? 2 * cap : 65536;
 		}
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
-		if (n == 0)
+		if (n == 0) {
+			if (ferror(f))
+				err = errno ? -errno : -EIO;
 			break;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "aspace %s: %s: %s\n", cmd, path, strerror(errno));
-		free(buf);
-		if (f != stdin)
-			fclose(f);
-		return EXIT_USAGE;
+		}
 	}
 	if (f != stdin)
 		fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int source_load(const char *cmd, const char *path, struct source *src)
+{
+	char *buf, err[1024];
+	size_t len;
+	int rc;
+
+	memset(src, 0, sizeof(*src));
+	rc = source_read(path, &buf, &len);
+	if (rc) {
+		fprintf(stderr, "aspace %s: %s: %s\n", cmd, path, rc == -ENOMEM ? "out of memory" : strerror(-rc));
+		return EXIT_USAGE;
+	}
 	src->name = strdup(strcmp(path, "-") ? path : "<stdin>");
 	if (!src->name || memchr(buf, '\0', len)) {
 		fprintf(stderr, "aspace %s: %s: %s\n", cmd, path,

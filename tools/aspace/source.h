@@ -29,6 +29,12 @@ struct source {
 bool source_is_log(const char *text, size_t len);
 
 /*
+ * The whole of PATH ("-": standard input) in a malloc'd buffer, *len bytes.
+ * 0, -ENOMEM, or another -errno of the open or the read (nothing to free).
+ */
+int source_read(const char *path, char **buf, size_t *len);
+
+/*
  * Read PATH ("-": standard input) and parse it as what it holds. 0, or
  * EXIT_USAGE after a message on stderr naming the file (and the line).
  */
