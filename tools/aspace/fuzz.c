@@ -1230,7 +1230,12 @@ bool fz_guarded(void (*fn)(void *ctx), void *ctx, char *msg, size_t len)
 
 	if (sigsetjmp(jb, 1)) {
 		panic_jmp = outer;
-		snprintf(msg, len, "%s", panic_msg);
+		if (len) { /* the panic message, cut to fit */
+			size_t n = strnlen(panic_msg, len - 1);
+
+			memcpy(msg, panic_msg, n);
+			msg[n] = '\0';
+		}
 		return false;
 	}
 	panic_jmp = &jb;
