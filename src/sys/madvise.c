@@ -250,6 +250,7 @@ struct age {
 	int behavior;
 	bool changed;
 	struct file_cache *cache;  /* PAGEOUT of a file region: its page cache, locked */
+	bool droppable;            /* a MAP_DROPPABLE region: reclaim drops even dirty pages */
 };
 
 /* A page's descriptor flags change atomically: other spaces may map it too. */
@@ -311,7 +312,9 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		/* The TLBs were shot down before this pass. */
 		if (pg->flags & PG_ANON) {
 			page_clear_flags(pg, PG_REFERENCED);
-			if ((pg->flags & (PG_SWAPBACKED | PG_DIRTY)) == 0 && !(e & PTE_D))
+			/* A lazily freeable page goes if clean; a droppable one goes dirty or not. */
+			if (!(pg->flags & PG_SWAPBACKED) &&
+			    (g->droppable || (!(pg->flags & PG_DIRTY) && !(e & PTE_D))))
 				mm_release_pte(g->mm, va, pgtable_clear(&g->mm->pt, ptep));
 			return 0;
 		}
@@ -332,7 +335,7 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 
 static void age_range(struct madv *a)
 {
-	struct age g = { .mm = a->mm, .behavior = a->behavior };
+	struct age g = { .mm = a->mm, .behavior = a->behavior, .droppable = (a->v->flags & VM_DROPPABLE) != 0 };
 
 	/* PAGEOUT may free pages: no TLB may still reach them. */
 	if (a->behavior == MADV_PAGEOUT) {

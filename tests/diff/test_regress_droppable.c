@@ -65,9 +65,26 @@ static void test_regress_droppable_mcl_onfault_populates(void **state)
 	RG_RUN(seq);
 }
 
+/* MADV_PAGEOUT drops a droppable page, dirty or not (seed 213 --unprivileged): Rss kernel 0, aspace 4 kB */
+static void test_regress_droppable_pageout_drops(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000005000ull, 0x1000ull, PROT_READ|PROT_WRITE|PROT_EXEC,
+			    MAP_DROPPABLE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x200000005ff1ull, 1),
+		ORC_MADVISE(0x200000005000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_WRITE(0x200000005000ull, 1, 0x42ull),
+		ORC_MADVISE(0x200000005000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_READ(0x200000005000ull, 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_droppable_pageout_drops),
 		cmocka_unit_test(test_regress_droppable_lazyfree_at_fault),
 		cmocka_unit_test(test_regress_droppable_lazyfree_mlock),
 		cmocka_unit_test(test_regress_droppable_madv_free),
