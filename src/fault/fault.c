@@ -653,7 +653,30 @@ static enum fault_result do_shared_wp(struct as_mm *mm, uint64_t addr, pte_t ori
 	return FAULT_DONE;
 }
 
+static enum fault_result handle_fault(struct as_mm *mm, uint64_t addr, unsigned access, bool write_locked);
+
+/*
+ * Pages a fault maps into a locked region become mlocked (mlock_vma_folio
+ * as the rmap is added): the faulting page and its fault-around window.
+ * Only spaces that lock anything pay the lookup.
+ */
 enum fault_result fault_handle(struct as_mm *mm, uint64_t addr, unsigned access, bool write_locked)
+{
+	enum fault_result r = handle_fault(mm, addr, access, write_locked);
+
+	if (r == FAULT_DONE && mm->locked_vm) {
+		struct vm_area *v = vma_find(&mm->tree, addr);
+
+		if (v && v->start <= addr && (v->flags & VM_LOCKED)) {
+			uint64_t from = addr & ~(uint64_t)0xffff, to = from + 0x10000;
+
+			mm_mlock_pages(mm, from > v->start ? from : v->start, to < v->end ? to : v->end, true);
+		}
+	}
+	return r;
+}
+
+static enum fault_result handle_fault(struct as_mm *mm, uint64_t addr, unsigned access, bool write_locked)
 {
 	struct vm_area *v = vma_find(&mm->tree, addr);
 	pte_t *ptep, e;
@@ -782,6 +805,8 @@ static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool
 
 				if ((access & FAULT_WRITE) && !(e & PTE_D))
 					__atomic_fetch_or(&pg->flags, PG_DIRTY, __ATOMIC_RELAXED);
+				if (v->flags & VM_LOCKED) /* faulted into a locked region: mlocked */
+					__atomic_fetch_or(&pg->flags, PG_MLOCKED, __ATOMIC_RELAXED);
 				page_mark_accessed(pg, v->flags & VM_LOCKED);
 			}
 		}

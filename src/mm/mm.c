@@ -199,6 +199,13 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 		if (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
 			page_mark_accessed(pg, v && (v->flags & VM_LOCKED));
 	}
+	/* Unmapped from a locked region, a page is munlocked (munlock_vma_folio). */
+	if (pg->flags & PG_MLOCKED) {
+		struct vm_area *v = vma_lookup(&mm->tree, va);
+
+		if (v && (v->flags & VM_LOCKED))
+			__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_MLOCKED, __ATOMIC_RELAXED);
+	}
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);
 }

@@ -194,6 +194,11 @@ void mm_zap_range(struct as_mm *mm, uint64_t start, uint64_t end, bool free_tabl
  * with the mmap lock not held. Errors are ignored, as Linux ignores them.
  */
 void mm_populate(struct as_mm *mm, uint64_t start, uint64_t len) AS_INTERNAL;
+/*
+ * Mark the pages present in [start, end) mlocked or not (PG_MLOCKED), as
+ * locking or unlocking a region does (src/sys/mlock.c). Takes pt_lock.
+ */
+void mm_mlock_pages(struct as_mm *mm, uint64_t start, uint64_t end, bool lock) AS_INTERNAL;
 
 /* Linux's mmap_base for the given task size and stack limit, randomization off. */
 uint64_t mm_compute_mmap_base(uint64_t task_size, uint64_t stack_rlimit,

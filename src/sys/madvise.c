@@ -297,7 +297,8 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 			machine_lazyfree_add(g->mm->m, pte_pfn(e));
 		return 0;
 	case MADV_COLD:
-		if (mapcount != 1)
+		/* Not on an evictable LRU list: the walk leaves it, young bit included. */
+		if (mapcount != 1 || (pg->flags & PG_MLOCKED))
 			return 0;
 		/* folio_deactivate: to the inactive list, unreferenced. */
 		page_clear_flags(pg, PG_REFERENCED | PG_ACTIVE);
@@ -307,7 +308,7 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		}
 		return 0;
 	default: /* MADV_PAGEOUT */
-		if (mapcount != 1)
+		if (mapcount != 1 || (pg->flags & PG_MLOCKED))
 			return 0;
 		/* The TLBs were shot down before this pass. */
 		if (pg->flags & PG_ANON) {

@@ -11,8 +11,12 @@
  * lock-on-fault), and a PROT_NONE region in it makes the call fail with
  * -ENOMEM although everything stays locked, as in Linux.
  *
- * aspace keeps no per-page mlock state (PG_MLOCKED, the unevictable LRU):
- * with no reclaim, a locked page and an unlocked one behave alike.
+ * Pages follow their region: locking a region (or faulting into a locked
+ * one) marks its present pages PG_MLOCKED, unlocking it or unmapping them
+ * from it clears the mark (one mark per page, not Linux's mlock_count);
+ * mremap(DONTUNMAP) unlocks the region it leaves but not its pages, as
+ * Linux. An mlocked page is unevictable: MADV_COLD/PAGEOUT, MADV_FREE's
+ * lazy-free marking and a second touch leave it as it is.
  */
 #include "sys.h"
 #include <aspace/mman.h>
@@ -26,6 +30,40 @@
 #ifndef VM_STICKY
 #define VM_STICKY VM_MAYBE_GUARD
 #endif
+
+/* Set or clear PG_MLOCKED on the page of one present entry (mlock_folio / munlock_folio). */
+static int mark_mlocked(void *ctx, uint64_t va, pte_t *ptep)
+{
+	struct as_mm *mm = ((void **)ctx)[0];
+	bool lock = ((void **)ctx)[1] != NULL;
+	pte_t e = __atomic_load_n(ptep, __ATOMIC_RELAXED);
+	struct page *pg;
+
+	(void)va;
+	if (!pte_present(e) || (e & PTE_SPECIAL))
+		return 0;
+	pg = frame_page(mm->m, pte_pfn(e));
+	if (lock)
+		__atomic_fetch_or(&pg->flags, PG_MLOCKED, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_MLOCKED, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * mlock_vma_pages_range: the pages present in [start, end) become mlocked
+ * (unevictable: reclaim and MADV_COLD/PAGEOUT leave them alone) or no longer
+ * are. One lock per page, not Linux's mlock_count: a page locked through
+ * two regions is unlocked by the first munlock.
+ */
+void mm_mlock_pages(struct as_mm *mm, uint64_t start, uint64_t end, bool lock)
+{
+	void *ctx[2] = { mm, lock ? mm : NULL };
+
+	pthread_mutex_lock(&mm->pt_lock);
+	(void)pgtable_for_each(&mm->pt, start, end, mark_mlocked, ctx);
+	pthread_mutex_unlock(&mm->pt_lock);
+}
 
 /*
  * Give [start, end) of v the lock flags in newflags (Linux's mlock_fixup)
@@ -57,6 +95,11 @@ static int mlock_fixup(struct as_mm *mm, struct vm_area *v, uint64_t start, uint
 	else if (oldflags & VM_LOCKED)
 		nr_pages = 0;
 	mm->locked_vm += (uint64_t)nr_pages;
+	if ((newflags ^ oldflags) & VM_LOCKED) {
+		/* mlock_vma_pages_range drains the LRU batches before it walks the pages. */
+		machine_lazyfree_drain(mm->m);
+		mm_mlock_pages(mm, start, end, newflags & VM_LOCKED);
+	}
 	return 0;
 }
 
@@ -245,7 +288,7 @@ static void apply_mlockall_flags(struct as_mm *mm, uint64_t flags)
 
 long sys_mlockall(struct as_mm *mm, uint64_t flags)
 {
-	uint64_t lock_limit;
+	uint64_t lock_limit, locked_before;
 	long err = -ENOMEM;
 
 	/* The flags are an int: bits above 31 don't reach Linux. */
@@ -255,15 +298,20 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags)
 		return -EINVAL;
 	if (!mm_can_do_mlock(mm))
 		return -EPERM;
-	if (flags & MCL_CURRENT)
-		machine_lazyfree_drain(mm->m);
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	lock_limit = mm_rlimit(mm, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	locked_before = mm->locked_vm;
 	if (!(flags & MCL_CURRENT) || mm->total_vm <= lock_limit || mm_capable(mm, MM_CAP_IPC_LOCK)) {
 		apply_mlockall_flags(mm, flags);
 		err = 0;
 	}
+	/*
+	 * Each region it locks flushes the LRU batches (mlock_vma_pages_range);
+	 * refused (-ENOMEM), or with nothing newly locked, it drains nothing.
+	 */
+	if (mm->locked_vm > locked_before)
+		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	if (!err && (flags & MCL_CURRENT))

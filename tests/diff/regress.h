@@ -130,6 +130,7 @@ static inline void rg_run(const char *name, const struct orc_op *ops, size_t n, 
 	o.name = name;
 	o.isolate = true;
 	o.unprivileged = unprivileged;
+	o.verbose = getenv("RG_VERBOSE") != NULL; /* both sides' result of every op */
 	o.ram_bytes = 1ull << 30; /* as the fuzzer's machine */
 	o.between = rg_restore;
 	o.between_ctx = &f;

@@ -129,6 +129,36 @@ static void test_map_locked_then_mlock(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * mremap(DONTUNMAP) unlocks the region it leaves but not its pages: a page
+ * still mlocked is left alone by MADV_PAGEOUT, young bit and all (seed 205)
+ */
+static void test_dontunmap_stale_mlock_pageout(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000028000ull, 0xa000ull, PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_READ(0x20000002dca8ull, 1),
+		ORC_MLOCK2(0x200000028000ull, 0x2000ull, MLOCK_ONFAULT),
+		ORC_MREMAP(0x200000028000ull, 0x1000ull, 0x1000ull, MREMAP_MAYMOVE|MREMAP_DONTUNMAP, 0),
+		ORC_MADVISE(0x200000029000ull, 0x1000ull, MADV_PAGEOUT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* munlock unlocks the pages too: MADV_PAGEOUT then reclaims the clean page */
+static void test_munlock_then_pageout(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000028000ull, 0xa000ull, PROT_READ, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_MLOCK(0x200000028000ull, 0x2000ull),
+		ORC_MUNLOCK(0x200000028000ull, 0x2000ull),
+		ORC_MADVISE(0x200000028000ull, 0x2000ull, MADV_PAGEOUT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +171,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mlocked_second_touch),
 		cmocka_unit_test(test_mlocked_one_touch),
 		cmocka_unit_test(test_map_locked_then_mlock),
+		cmocka_unit_test(test_dontunmap_stale_mlock_pageout),
+		cmocka_unit_test(test_munlock_then_pageout),
 	};
 
 	orc_init(argc, argv);

@@ -259,6 +259,28 @@ static void test_ftruncate_shrink_drains(void **state)
 	RG_RUN(seq);
 }
 
+/* mlockall(MCL_CURRENT) drains through the regions it locks; refused (-ENOMEM) it drains nothing (seed 218) */
+static void test_mlockall_current_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MLOCKALL(MCL_CURRENT|MCL_ONFAULT),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+static void test_mlockall_refused_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MMAP_FD(B, 0x4000000ull, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_NORESERVE, -1, 0),
+		ORC_MLOCKALL(MCL_CURRENT|MCL_ONFAULT),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +305,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ftruncate_grow_no_drain),
 		cmocka_unit_test(test_ftruncate_last_page_no_drain),
 		cmocka_unit_test(test_ftruncate_shrink_drains),
+		cmocka_unit_test(test_mlockall_current_drains),
+		cmocka_unit_test(test_mlockall_refused_no_drain),
 	};
 
 	orc_init(argc, argv);
