@@ -248,6 +248,7 @@ static void cache_set_size_locked(struct file_cache *c, uint64_t size)
 
 	c->size = size;
 	if (new_pages < old_pages) {
+		file_ghosts_forget(c->m, c->dev, c->ino, new_pages);
 		cache_drop_from_locked(c, new_pages, UINT64_MAX);
 		/* Even with no page cached, spaces may hold private copies past the end. */
 		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
@@ -312,6 +313,62 @@ static uint32_t lru_flags_before_bind(unsigned hpf)
  * (the page cache is the host's, shared with every process). Best effort:
  * without access to kpageflags (not root) pages start with neither flag.
  */
+/* ---- What the page cache keeps of a file aspace stopped caching (machine.h, ghosts) ---- */
+
+/* Remember the LRU flags and PG_reclaim of every page of a dying host cache. Caller holds c->lock. */
+static void ghosts_save_locked(struct file_cache *c)
+{
+	struct as_machine *m = c->m;
+	uint64_t from = 0, key;
+	pfn_t pfn;
+
+	pthread_mutex_lock(&m->ghost_lock);
+	while (index_next(c, from, &key, &pfn)) {
+		const struct page *pg = frame_page(m, pfn);
+		uint32_t flags = pg->flags & (PG_REFERENCED | PG_ACTIVE);
+		uint32_t marks = file_page_marks(pg) & FILE_PAGE_RECLAIM;
+
+		if (flags | marks)
+			m->ghosts[m->ghost_next++ % MACHINE_GHOSTS] =
+				(struct file_ghost){ c->dev, c->ino, key, flags, marks };
+		from = key + 1;
+	}
+	pthread_mutex_unlock(&m->ghost_lock);
+}
+
+/* A page cached again takes what was remembered of it, if anything. */
+static void ghost_apply(struct file_cache *c, uint64_t pgoff, struct page *pg)
+{
+	struct as_machine *m = c->m;
+
+	pthread_mutex_lock(&m->ghost_lock);
+	for (unsigned i = 0; i < MACHINE_GHOSTS; i++) {
+		struct file_ghost *g = &m->ghosts[i];
+
+		if (!(g->flags | g->marks) || g->pgoff != pgoff || g->ino != c->ino || g->dev != c->dev)
+			continue;
+		__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_REFERENCED | PG_ACTIVE), __ATOMIC_RELAXED);
+		__atomic_fetch_or(&pg->flags, g->flags, __ATOMIC_RELAXED);
+		if (g->marks)
+			(void)file_page_change_marks(pg, 0, g->marks);
+		*g = (struct file_ghost){ 0 };
+		break;
+	}
+	pthread_mutex_unlock(&m->ghost_lock);
+}
+
+void file_ghosts_forget(struct as_machine *m, uint64_t dev, uint64_t ino, uint64_t from_pgoff)
+{
+	pthread_mutex_lock(&m->ghost_lock);
+	for (unsigned i = 0; i < MACHINE_GHOSTS; i++) {
+		struct file_ghost *g = &m->ghosts[i];
+
+		if (g->dev == dev && g->ino == ino && g->pgoff >= from_pgoff)
+			*g = (struct file_ghost){ 0 };
+	}
+	pthread_mutex_unlock(&m->ghost_lock);
+}
+
 static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t n)
 {
 	void *va[PT_ENTRIES];
@@ -325,16 +382,20 @@ static void learn_folios_locked(struct file_cache *c, const pfn_t *pfns, size_t 
 		idx[k] = i;
 		va[k++] = frame_to_host(c->m, pfns[i]);
 	}
-	if (!k || env_host_folios(va, k, before, nr, hpf) != 0)
-		return;
-	for (size_t j = 0; j < k; j++) {
-		struct page *pg = frame_page(c->m, pfns[idx[j]]);
-		uint32_t lru = lru_flags_before_bind(hpf[j]);
+	if (k && env_host_folios(va, k, before, nr, hpf) == 0) {
+		for (size_t j = 0; j < k; j++) {
+			struct page *pg = frame_page(c->m, pfns[idx[j]]);
+			uint32_t lru = lru_flags_before_bind(hpf[j]);
 
-		file_page_set_folio(pg, before[j], nr[j]);
-		if (lru)
-			__atomic_fetch_or(&pg->flags, lru, __ATOMIC_RELAXED);
+			file_page_set_folio(pg, before[j], nr[j]);
+			if (lru)
+				__atomic_fetch_or(&pg->flags, lru, __ATOMIC_RELAXED);
+		}
 	}
+	/* What aspace knew of a page before its cache went beats the host's view. */
+	if (!c->shmem)
+		for (size_t j = 0; j < k; j++)
+			ghost_apply(c, frame_page(c->m, pfns[idx[j]])->index, frame_page(c->m, pfns[idx[j]]));
 }
 
 /*
@@ -433,6 +494,17 @@ void file_cache_exec_readahead(struct file_cache *c, uint64_t pgoff, uint64_t en
 		env_file_read_ahead(c->fd, (pgoff + 1) << PAGE_SHIFT, (end - pgoff - 1) << PAGE_SHIFT);
 }
 
+void file_cache_mark_accessed(struct file_cache *c, uint64_t pgoff)
+{
+	pfn_t pfn;
+
+	pthread_mutex_lock(&c->lock);
+	pfn = index_lookup(c, pgoff);
+	if (pfn != PFN_NONE)
+		page_mark_accessed(frame_page(c->m, pfn), false);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void file_cache_get_cached(struct file_cache *c, uint64_t first, uint64_t last, pfn_t *pfns)
 {
 	uint64_t n = last - first + 1, end;
@@ -502,6 +574,8 @@ void file_cache_destroy(struct file_cache *c)
 	uint64_t dropped;
 
 	pthread_mutex_lock(&c->lock);
+	if (c->host && !c->shmem)
+		ghosts_save_locked(c);
 	dropped = cache_drop_from_locked(c, 0, UINT64_MAX);
 	ENV_BUG_ON(c->root || c->nr_pages);
 	env_file_view_release(c->view, c->view_len);

@@ -397,7 +397,7 @@ int as_file_changed(struct as_machine *m, int fd)
 int as_file_truncate(struct as_machine *m, int fd, uint64_t length)
 {
 	struct file_cache *c;
-	uint64_t old_size;
+	uint64_t old_size = length; /* unknown: as if unchanged */
 	int rc;
 
 	if (!m || fd < 0)
@@ -415,8 +415,23 @@ int as_file_truncate(struct as_machine *m, int fd, uint64_t length)
 		machine_lazyfree_drain(m);
 	c = cache_of_fd(m, fd);
 	rc = env_file_truncate(fd, length);
+	if (rc == 0 && !c) {
+		struct env_file_info info;
+
+		if (env_file_info(fd, &info) == 0)
+			file_ghosts_forget(m, info.dev, info.ino, (length + PAGE_SIZE - 1) >> PAGE_SHIFT);
+	}
 	if (c) {
+		uint64_t edge = length < old_size ? length : old_size;
+
 		(void)file_cache_size(c);
+		/*
+		 * The filesystem zeroes the tail of the block at the lower of the
+		 * two ends, through the page cache (FGP_ACCESSED): that page is
+		 * marked accessed (probed on ext4). tmpfs does not.
+		 */
+		if (rc == 0 && c->host && !c->shmem && length != old_size && (edge & (PAGE_SIZE - 1)))
+			file_cache_mark_accessed(c, edge >> PAGE_SHIFT);
 		cache_put(c);
 	}
 	return rc;

@@ -297,6 +297,10 @@ void file_cache_exec_readahead(struct file_cache *c, uint64_t pgoff, uint64_t en
  * or resident in the host's page cache, then bound now), else PFN_NONE.
  * Never fails: a page that can't be had is left out.
  */
+/* Forget what is remembered of pages at or after from_pgoff of a host file (truncated). */
+void file_ghosts_forget(struct as_machine *m, uint64_t dev, uint64_t ino, uint64_t from_pgoff) AS_INTERNAL;
+/* folio_mark_accessed on page pgoff of the cache, if it is cached (a host file's size change touching it). */
+void file_cache_mark_accessed(struct file_cache *c, uint64_t pgoff) AS_INTERNAL;
 void file_cache_get_cached(struct file_cache *c, uint64_t first, uint64_t last,
 			   pfn_t *pfns) AS_INTERNAL;
 

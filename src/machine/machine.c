@@ -104,6 +104,10 @@ int as_machine_new(const struct as_machine_config *cfg, struct as_machine **out)
 		goto destroy_slab_list_lock;
 	if (pthread_mutex_init(&m->lazy_lock, NULL) != 0)
 		goto destroy_files_lock;
+	if (pthread_mutex_init(&m->ghost_lock, NULL) != 0) {
+		pthread_mutex_destroy(&m->lazy_lock);
+		goto destroy_files_lock;
+	}
 
 	m->zero_pfn = frame_alloc(m, 0, FA_RESERVED | FA_ZERO | FA_NOFAIL);
 	if (m->zero_pfn == PFN_NONE)
@@ -133,6 +137,7 @@ destroy_caches:
 free_zero_page:
 	frame_free(m, m->zero_pfn, 0);
 destroy_lazy_lock:
+	pthread_mutex_destroy(&m->ghost_lock);
 	pthread_mutex_destroy(&m->lazy_lock);
 destroy_files_lock:
 	pthread_mutex_destroy(&m->files_lock);
@@ -161,6 +166,7 @@ void as_machine_free(struct as_machine *m)
 	if (AS_UNLIKELY(m->file_maps || m->file_caches))
 		ENV_PANIC("as_machine_free: files are still mapped");
 	machine_lazyfree_drain(m);
+	pthread_mutex_destroy(&m->ghost_lock);
 	pthread_mutex_destroy(&m->lazy_lock);
 	pthread_mutex_destroy(&m->files_lock);
 	for (unsigned i = MC_NR; i-- > 0;)

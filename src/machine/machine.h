@@ -61,6 +61,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define MACHINE_GHOSTS 1024 /* page-cache states remembered past their cache */
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -222,6 +223,19 @@ struct as_machine {
 	 * lock and checks the lists are empty at teardown). [F] files_lock.
 	 */
 	pthread_mutex_t files_lock;
+	/*
+	 * What Linux's page cache would still know of a host file's pages after
+	 * aspace dropped its cache (the file's last region went): their LRU
+	 * flags and PG_reclaim, given back when the page is cached again
+	 * (file/cache.c). A ring; an old entry is forgotten. [G] ghost_lock, a
+	 * leaf lock.
+	 */
+	pthread_mutex_t ghost_lock;
+	struct file_ghost {
+		uint64_t dev, ino, pgoff;
+		uint32_t flags, marks;     /* PG_REFERENCED|PG_ACTIVE; FILE_PAGE_RECLAIM */
+	} ghosts[MACHINE_GHOSTS];
+	unsigned ghost_next;
 	struct file_map *file_maps;    /* [F] every open file regions map */
 	struct file_cache *file_caches;/* [F] every page cache object */
 	_Atomic int64_t nr_host_fds;   /* [A] host descriptors the file objects hold */

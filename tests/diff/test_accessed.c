@@ -159,6 +159,66 @@ static void test_munlock_then_pageout(void **state)
 	RG_RUN(seq);
 }
 
+/* ext4 zeroes the block at the lower end of a size change through the page cache: that page is marked accessed (seed 304) */
+static void test_truncate_edge_page_accessed(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x4000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(1), 0),
+		ORC_READ(ORC_REF(0, 0x4ad), 1),
+		ORC_FTRUNCATE(RG_FD(1), 0x2064ull),
+		ORC_MADVISE(ORC_REF(0, 0x2000), 0x1000ull, MADV_COLD),
+		ORC_FTRUNCATE(RG_FD(1), 0x10000ull),
+		ORC_MADVISE(ORC_REF(0, 0x1000), 0x2000ull, MADV_COLD),
+		ORC_FTRUNCATE(RG_FD(1), 0x3000ull),
+		ORC_FTRUNCATE(RG_FD(1), 0x4000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * The page cache outlives the file's last region: PG_reclaim that
+ * MADV_PAGEOUT left on a dirty page still makes fault-around skip it when
+ * the file is mapped again (seed 303)
+ */
+static void test_page_state_outlives_regions(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000039000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(0), 0x1000ull),
+		ORC_MADVISE(0x200000039000ull, 0x3000ull, MADV_POPULATE_WRITE),
+		ORC_MADVISE(0x20000003b000ull, 0x1000ull, MADV_PAGEOUT),
+		ORC_MLOCKALL(MCL_FUTURE),
+		ORC_MUNMAP(0x200000036000ull, 0x6000ull),
+		ORC_MUNMAP(0x20000003c000ull, 0x1000ull),
+		ORC_MMAP_FD(0x200000318000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED, RG_FD(0), 0),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Three map-touch-unmap cycles: the folio is active, then referenced again; a forked child shows it */
+static void test_lru_flags_outlive_regions(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x1000ull, PROT_READ, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_READ(0x200000100000ull, 1),
+		ORC_MUNMAP(0x200000100000ull, 0x1000ull),
+		ORC_MMAP_FD(0x200000100000ull, 0x1000ull, PROT_READ, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_READ(0x200000100000ull, 1),
+		ORC_MUNMAP(0x200000100000ull, 0x1000ull),
+		ORC_MMAP_FD(0x200000100000ull, 0x1000ull, PROT_READ, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_READ(0x200000100000ull, 1),
+		ORC_MUNMAP(0x200000100000ull, 0x1000ull),
+		ORC_MMAP_FD(0x200000200000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(0), 0),
+		ORC_READ(0x200000200000ull, 1),
+		ORC_WRITE(0x200000201000ull, 1, 0x7aull),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +233,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_map_locked_then_mlock),
 		cmocka_unit_test(test_dontunmap_stale_mlock_pageout),
 		cmocka_unit_test(test_munlock_then_pageout),
+		cmocka_unit_test(test_truncate_edge_page_accessed),
+		cmocka_unit_test(test_page_state_outlives_regions),
+		cmocka_unit_test(test_lru_flags_outlive_regions),
 	};
 
 	orc_init(argc, argv);
