@@ -486,9 +486,16 @@ static int advise_guard_install(struct madv *a)
 
 	if (!guard_region_valid(a->v, false))
 		return -EINVAL;
-	err = fault_anon_prepare(mm, a->v);
-	if (err)
-		return err;
+	/*
+	 * A private region gets its anonymous object (fork then copies its
+	 * entries); a shared one has none to get, and still merges with its
+	 * neighbours after (seed 414: three shmem regions merge back).
+	 */
+	if (!(a->v->flags & VM_SHARED)) {
+		err = fault_anon_prepare(mm, a->v);
+		if (err)
+			return err;
+	}
 	a->v->flags |= VM_MAYBE_GUARD;
 	mm_zap_range(mm, a->start, a->end, false);
 #ifdef PTE_MARKER_GUARD

@@ -45,9 +45,26 @@ static void test_regress_guard_survives_dontneed_locked(void **state)
 	RG_RUN(seq);
 }
 
+/* Guards in shared anonymous memory prepare no anonymous object: the regions still merge (seed 414 --unprivileged) */
+static void test_regress_guard_shared_still_merges(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000769000ull, 0xc000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0),
+		ORC_MADVISE(0x200000773000ull, 0x1000ull, MADV_HUGEPAGE),
+		ORC_MADVISE(0x20000076e000ull, 0x8000ull, MADV_GUARD_INSTALL),
+		ORC_MADVISE(0x200000769000ull, 0xc000ull, MADV_NOHUGEPAGE),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+		ORC_READ(0x20000076f000ull, 1),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_guard_shared_still_merges),
 		cmocka_unit_test(test_regress_guard_survives_dontneed),
 		cmocka_unit_test(test_regress_guard_mlock_enomem),
 		cmocka_unit_test(test_regress_guard_survives_dontneed_locked),

@@ -277,9 +277,21 @@ static void test_regress_mremap_shrink_data_limit(void **state)
 	RG_RUN(seq);
 }
 
+/* An instruction fetch below a growsdown region: the kernel grows it, then refuses the fetch (ACCERR) (seed 402) */
+static void test_regress_growsdown_fetch_grows(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000029000ull, 0x1000ull, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_GROWSDOWN, -1, 0),
+		ORC_EXEC(0x200000011000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_growsdown_fetch_grows),
 		cmocka_unit_test(test_regress_mmap_fixed_beyond_top),
 		cmocka_unit_test(test_regress_shmem_charged_at_mmap),
 		cmocka_unit_test(test_regress_mprotect_locked_populates_write),

@@ -376,10 +376,11 @@ static void do_exec(struct as_mm *mm, struct orc_rec *r, uint64_t addr)
 	if (v)
 		flags = v->flags;
 	pthread_rwlock_unlock(&mm->mmap_lock);
-	if (!v || !(flags & VM_ACCESS_FLAGS)) {
+	/* No region: the fault decides (a growsdown region below grows first). */
+	if (v && !(flags & VM_ACCESS_FLAGS)) {
 		r->ret = -EFAULT;
 		r->signo = SIGSEGV;
-		r->code = v ? SEGV_ACCERR : SEGV_MAPERR;
+		r->code = SEGV_ACCERR;
 		r->fault_addr = addr;
 		return;
 	}
