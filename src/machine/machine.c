@@ -307,6 +307,18 @@ static void lazyfree_drain_locked(struct as_machine *m)
 	m->lazy_count = 0;
 }
 
+/* Move the munlock batch: its pages are evictable again. Caller holds lazy_lock. */
+static void munlock_drain_locked(struct as_machine *m)
+{
+	for (unsigned i = 0; i < m->munlock_count; i++) {
+		pfn_t pfn = m->munlock_batch[i];
+
+		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~(uint32_t)PG_MLOCKED, __ATOMIC_RELAXED);
+		frame_put(m, pfn);
+	}
+	m->munlock_count = 0;
+}
+
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
 {
 	pthread_mutex_lock(&m->lazy_lock);
@@ -317,10 +329,21 @@ void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
+void machine_munlock_add(struct as_machine *m, pfn_t pfn)
+{
+	pthread_mutex_lock(&m->lazy_lock);
+	frame_get(m, pfn);
+	m->munlock_batch[m->munlock_count++] = pfn;
+	if (m->munlock_count == LAZYFREE_BATCH)
+		munlock_drain_locked(m);
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
 void machine_lazyfree_drain(struct as_machine *m)
 {
 	pthread_mutex_lock(&m->lazy_lock);
 	lazyfree_drain_locked(m);
+	munlock_drain_locked(m); /* lru_add_drain drains the mlock batch too */
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 

@@ -174,6 +174,13 @@ struct as_machine {
 	pthread_mutex_t lazy_lock;
 	pfn_t lazy_batch[LAZYFREE_BATCH];
 	unsigned lazy_count;
+	/*
+	 * Pages unmapped from a locked region, still PG_MLOCKED until the
+	 * batch drains (Linux's per-CPU mlock folio batch, drained with the
+	 * LRU batches). Each holds a reference. [lazy_lock]
+	 */
+	pfn_t munlock_batch[LAZYFREE_BATCH];
+	unsigned munlock_count;
 
 	pthread_mutex_t zone_lock;
 	uint32_t free_head[NR_ORDERS]; /* [Z] free lists, PFN_NONE-terminated */
@@ -353,6 +360,8 @@ bool machine_alloc_should_fail(struct as_machine *m) AS_INTERNAL;
  */
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 void machine_lazyfree_drain(struct as_machine *m) AS_INTERNAL;
+/* A page leaves a locked region: it is munlocked when the batches next drain. */
+void machine_munlock_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 
 /* Return this thread's cached frames to the buddy lists. */
 void frame_tcache_flush(struct as_machine *m) AS_INTERNAL;

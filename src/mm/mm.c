@@ -199,12 +199,15 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 		if (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
 			page_mark_accessed(pg, v && (v->flags & VM_LOCKED));
 	}
-	/* Unmapped from a locked region, a page is munlocked (munlock_vma_folio). */
+	/*
+	 * Unmapped from a locked region, a page is munlocked (munlock_vma_folio)
+	 * through the mlock batch: it stays unevictable until the batches drain.
+	 */
 	if (pg->flags & PG_MLOCKED) {
 		struct vm_area *v = vma_lookup(&mm->tree, va);
 
 		if (v && (v->flags & VM_LOCKED))
-			__atomic_fetch_and(&pg->flags, ~(uint32_t)PG_MLOCKED, __ATOMIC_RELAXED);
+			machine_munlock_add(m, pfn);
 	}
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);
 	frame_put(m, pfn);
@@ -236,7 +239,12 @@ void mm_exit_mmap(struct as_mm *mm)
 	struct vm_area *v;
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	machine_lazyfree_drain(mm->m);
+	/*
+	 * No LRU drain: Linux 6.18's exit leaves the per-CPU batches as they
+	 * are (probed: a page MADV_FREE'd before the exit stays referenced in
+	 * a forked child). Pages still in the lazy-free batch keep their frame
+	 * until it drains (as_machine_drain does before counting free frames).
+	 */
 	mm_zap_range(mm, 0, mm->task_size, true);
 	while ((v = vma_first(&mm->tree)) != NULL) {
 		vma_tree_erase(&mm->tree, v);

@@ -297,8 +297,7 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 			machine_lazyfree_add(g->mm->m, pte_pfn(e));
 		return 0;
 	case MADV_COLD:
-		/* Not on an evictable LRU list: the walk leaves it, young bit included. */
-		if (mapcount != 1 || (pg->flags & PG_MLOCKED))
+		if (mapcount != 1)
 			return 0;
 		/* folio_deactivate: to the inactive list, unreferenced. */
 		page_clear_flags(pg, PG_REFERENCED | PG_ACTIVE);
@@ -308,8 +307,16 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		}
 		return 0;
 	default: /* MADV_PAGEOUT */
-		if (mapcount != 1 || (pg->flags & PG_MLOCKED))
+		if (mapcount != 1)
 			return 0;
+		/*
+		 * PAGEOUT leaves the young bit to reclaim, and reclaim leaves an
+		 * mlocked (unevictable) page mapped: it only loses PG_referenced.
+		 */
+		if (pg->flags & PG_MLOCKED) {
+			page_clear_flags(pg, PG_REFERENCED);
+			return 0;
+		}
 		/* The TLBs were shot down before this pass. */
 		if (pg->flags & PG_ANON) {
 			page_clear_flags(pg, PG_REFERENCED);

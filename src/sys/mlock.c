@@ -12,8 +12,9 @@
  * -ENOMEM although everything stays locked, as in Linux.
  *
  * Pages follow their region: locking a region (or faulting into a locked
- * one) marks its present pages PG_MLOCKED, unlocking it or unmapping them
- * from it clears the mark (one mark per page, not Linux's mlock_count);
+ * one) marks its present pages PG_MLOCKED, unlocking it clears the mark,
+ * unmapping them from it clears it when the batches next drain (Linux's
+ * mlock folio batch; one mark per page, not Linux's mlock_count);
  * mremap(DONTUNMAP) unlocks the region it leaves but not its pages, as
  * Linux. An mlocked page is unevictable: MADV_COLD/PAGEOUT, MADV_FREE's
  * lazy-free marking and a second touch leave it as it is.

@@ -219,6 +219,39 @@ static void test_lru_flags_outlive_regions(void **state)
 	RG_RUN(seq);
 }
 
+/* MADV_COLD ages an mlocked page too (seed 409); only reclaim leaves it */
+static void test_cold_ages_mlocked_page(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x4000ull, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_LOCKED, -1, 0),
+		ORC_MREMAP(ORC_REF(0, 0x3000), 0x1000ull, 0x1000ull, MREMAP_MAYMOVE|MREMAP_DONTUNMAP, 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_COLD),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * A page unmapped from a locked region is munlocked through a batch: a
+ * touch in another space before the batch drains finds it still
+ * unevictable and leaves PG_referenced set (seed 406)
+ */
+static void test_munlock_batched_at_exit(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_FORK(),
+		ORC_MMAP_FD(0x200000006000ull, 0x60daull, PROT_READ|PROT_WRITE,
+			    MAP_PRIVATE|MAP_ANONYMOUS|MAP_LOCKED, -1, 0),
+		ORC_FORK(),
+		ORC_EXIT(2),
+		ORC_MADVISE(0x20000000c000ull, 0x1000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +269,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_truncate_edge_page_accessed),
 		cmocka_unit_test(test_page_state_outlives_regions),
 		cmocka_unit_test(test_lru_flags_outlive_regions),
+		cmocka_unit_test(test_cold_ages_mlocked_page),
+		cmocka_unit_test(test_munlock_batched_at_exit),
 	};
 
 	orc_init(argc, argv);

@@ -281,6 +281,19 @@ static void test_mlockall_refused_no_drain(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/* exit drains nothing: the page the parent MADV_FREE'd stays referenced in the child (seed 408) */
+static void test_exit_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0),
+		ORC_FORK(),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_FREE),
+		ORC_EXIT(1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +320,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ftruncate_shrink_drains),
 		cmocka_unit_test(test_mlockall_current_drains),
 		cmocka_unit_test(test_mlockall_refused_no_drain),
+		cmocka_unit_test(test_exit_no_drain),
 	};
 
 	orc_init(argc, argv);
