@@ -900,8 +900,12 @@ int file_punch_range(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64
 		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* Punching out cached folios releases a folio batch: the LRU batches drain. */
-	if (dropped)
+	/*
+	 * Punching out cached folios releases a folio batch: the LRU batches
+	 * drain. A host file's pages there are taken to be in the host's page
+	 * cache (written files are) even when aspace never cached them.
+	 */
+	if (rc == 0 && (dropped || (c->host && first < pages_of(file_cache_size(c)))))
 		machine_lazyfree_drain(c->m);
 	if (rc == 0)
 		file_sync_mm(mm);

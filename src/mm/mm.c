@@ -254,7 +254,7 @@ void mm_exit_mmap(struct as_mm *mm)
 		atomic_fetch_sub(&mm->m->committed_pages, mm->committed);
 		mm->committed = 0;
 	}
-	mm->total_vm = mm->locked_vm = mm->data_vm = mm->exec_vm = mm->stack_vm = 0;
+	mm->total_vm = mm->locked_vm = mm->data_vm = mm->exec_vm = mm->stack_vm = mm->locked_vm_kept = 0;
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
@@ -607,7 +607,7 @@ static int mm_check_locked(struct as_mm *mm, char *buf, size_t len)
 			data += pages;
 	}
 	if (total != mm->total_vm || exec != mm->exec_vm || stack != mm->stack_vm || data != mm->data_vm ||
-	    locked != mm->locked_vm)
+	    locked + mm->locked_vm_kept != mm->locked_vm)
 		return check_fail(buf, len,
 				  "vm counters: total %llu/%llu exec %llu/%llu stack %llu/%llu data %llu/%llu locked %llu/%llu (counted/kept)",
 				  (unsigned long long)total, (unsigned long long)mm->total_vm,

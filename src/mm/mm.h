@@ -84,6 +84,8 @@ struct as_mm {
 
 	/* Virtual memory counters, in pages. */
 	uint64_t total_vm, locked_vm, data_vm, exec_vm, stack_vm; /* [W] */
+	uint64_t locked_vm_kept;       /* [W] pages locked_vm still counts, as Linux's does, of
+	                                  regions mremap(DONTUNMAP) unlocked */
 	_Atomic uint64_t pinned_vm;    /* [A] */
 	uint64_t hiwater_vm;           /* [W] */
 	uint64_t def_flags;            /* [W] VM_LOCKED/LOCKONFAULT after mlockall(MCL_FUTURE) */

@@ -393,14 +393,13 @@ static int64_t move_region(struct remap *r)
 		/*
 		 * The source stays mapped, empty, no longer locked; it keeps
 		 * its charge (VM_ACCOUNT), and the destination was charged
-		 * anew. Linux leaves locked_vm as it was here; aspace keeps it
-		 * equal to what its regions hold (VmLck differs after such a
-		 * move of a locked region).
+		 * anew. Linux leaves locked_vm as it was here: the unlocked
+		 * source still counts, against RLIMIT_MEMLOCK too, until exit.
 		 */
 		uint64_t pages = (v->end - v->start) >> PAGE_SHIFT;
 
 		if (v->flags & VM_LOCKED)
-			mm->locked_vm -= pages;
+			mm->locked_vm_kept += pages;
 		v->flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
 		if (n != v && v->start == r->addr && v->end == r->addr + r->old_len) {
 			anon_obj_put(mm, v->anon);

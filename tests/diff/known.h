@@ -16,6 +16,7 @@ struct known_divergence {
 };
 
 static const struct known_divergence known_divergences[] = {
+	{ "test_regress_file_hugepage_readahead", "MADV_HUGEPAGE file region: Linux's large-folio readahead on a hole fault" },
 	{ NULL, NULL } /* the end (the list may be empty) */
 };
 

@@ -31,11 +31,31 @@ static void test_no_willneed_major(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * A read of a hole in a MADV_HUGEPAGE file region: Linux reads ahead in
+ * large folios (the one holding the file's last page then stops
+ * fault-around: 1 page mapped); aspace's host readahead does not (6 pages)
+ * (seed 419 --unprivileged). Known: tests/diff/known.h.
+ */
+static void test_regress_file_hugepage_readahead(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x8000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(1), 0),
+		ORC_FTRUNCATE(RG_FD(1), 0),
+		ORC_MADVISE(ORC_REF(0, 0), 0x6000ull, MADV_HUGEPAGE),
+		ORC_FTRUNCATE(RG_FD(1), 0x10000ull),
+		ORC_READ(ORC_REF(0, 0x44db), 1),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_willneed_file_reads_ahead),
 		cmocka_unit_test(test_no_willneed_major),
+		cmocka_unit_test(test_regress_file_hugepage_readahead),
 	};
 
 	orc_init(argc, argv);

@@ -294,6 +294,18 @@ static void test_exit_no_drain(void **state)
 	RG_RUN(seq);
 }
 
+/* MADV_REMOVE of a file page the host caches drains, though this space never touched it (seed 510) */
+static void test_file_remove_host_cached_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		FREE_ONE_PAGE(A),
+		ORC_MMAP_FD(B, 0x4d0cull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_MADVISE(B + 0x1000, 0x1000ull, MADV_REMOVE),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +333,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mlockall_current_drains),
 		cmocka_unit_test(test_mlockall_refused_no_drain),
 		cmocka_unit_test(test_exit_no_drain),
+		cmocka_unit_test(test_file_remove_host_cached_drains),
 	};
 
 	orc_init(argc, argv);

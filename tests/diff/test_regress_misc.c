@@ -288,9 +288,23 @@ static void test_regress_growsdown_fetch_grows(void **state)
 	RG_RUN(seq);
 }
 
+/* mremap(DONTUNMAP) of a locked region leaves locked_vm counting the source: RLIMIT_MEMLOCK then refuses sooner (seed 514 --unprivileged) */
+static void test_regress_dontunmap_locked_vm_kept(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MLOCKALL(MCL_FUTURE|MCL_ONFAULT),
+		ORC_MMAP_FD(0x2000007d3000ull, 0x400000ull, PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_MREMAP(0x200000bae000ull, 0x12000ull, 0x12000ull, MREMAP_MAYMOVE|MREMAP_DONTUNMAP, 0),
+		ORC_MMAP_FD(0, 0x400000ull, PROT_READ|PROT_WRITE, MAP_SHARED_VALIDATE, RG_FD(1), 0),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_dontunmap_locked_vm_kept),
 		cmocka_unit_test(test_regress_growsdown_fetch_grows),
 		cmocka_unit_test(test_regress_mmap_fixed_beyond_top),
 		cmocka_unit_test(test_regress_shmem_charged_at_mmap),
