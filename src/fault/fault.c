@@ -778,8 +778,9 @@ static int populate_regions(struct as_mm *mm, uint64_t start, uint64_t end, bool
 			/* mprotect's populate (write-locked) can't drop the lock: its faults stay major. */
 			if (!write_locked)
 				access |= FAULT_POPULATE;
+			/* populate_vma_page_range drains after each region (MADV_POPULATE_* once, at its end). */
+			*gup = true;
 		}
-		*gup = true;
 		for (; addr < stop; addr += PAGE_SIZE) {
 			pte_t *ptep = pgtable_walk(&mm->pt, addr);
 			pte_t e = ptep ? __atomic_load_n(ptep, __ATOMIC_ACQUIRE) : 0;

@@ -252,6 +252,20 @@ static void test_munlock_batched_at_exit(void **state)
 	RG_RUN(seq);
 }
 
+/* MADV_POPULATE_* drains once, at its end, not after each region: a MADV_FREE'd page it touches in a later region comes out unreferenced (seed 612) */
+static void test_populate_drains_once_at_end(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000010000ull, 0x5000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x200000014ff4ull, 1),
+		ORC_MADVISE(0x20000000f000ull, 0x3000ull, MADV_DONTDUMP),
+		ORC_MADVISE(0x200000014000ull, 0x1000ull, MADV_FREE),
+		ORC_MADVISE(0x200000011000ull, 0x8000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +285,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lru_flags_outlive_regions),
 		cmocka_unit_test(test_cold_ages_mlocked_page),
 		cmocka_unit_test(test_munlock_batched_at_exit),
+		cmocka_unit_test(test_populate_drains_once_at_end),
 	};
 
 	orc_init(argc, argv);
