@@ -236,6 +236,9 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	/* The old page is released only after no TLB can still reach it. */
 	mm_flush_tlb_range(mm, addr, addr + PAGE_SIZE);
 	if (!from_zero) {
+		/* The old page leaves a locked region: munlocked through the batch. */
+		if ((v->flags & VM_LOCKED) && (opg->flags & PG_MLOCKED))
+			machine_munlock_add(m, old);
 		atomic_fetch_sub_explicit(&opg->mapcount, 1, memory_order_relaxed);
 		frame_put(m, old);
 	}

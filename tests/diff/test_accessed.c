@@ -266,6 +266,26 @@ static void test_populate_drains_once_at_end(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * mlock of a page shared with a forked child mlocks it, then its write
+ * populate breaks COW: the old page leaves the locked region and is
+ * munlocked, so the child's MADV_FREE marks it lazily freeable (seed 714)
+ */
+static void test_mlock_cow_break_munlocks(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000dd5000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_READ(0x200000dd5ff9ull, 1),
+		ORC_FORK(),
+		ORC_MLOCK(0x200000dd5000ull, 0x1000ull),
+		ORC_SWITCH(1),
+		ORC_MADVISE(0x200000dd5000ull, 0x1000ull, MADV_FREE),
+		ORC_MADVISE(0x200000dd4000ull, 0x1000ull, MADV_POPULATE_READ),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +306,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cold_ages_mlocked_page),
 		cmocka_unit_test(test_munlock_batched_at_exit),
 		cmocka_unit_test(test_populate_drains_once_at_end),
+		cmocka_unit_test(test_mlock_cow_break_munlocks),
 	};
 
 	orc_init(argc, argv);
