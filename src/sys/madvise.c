@@ -387,6 +387,13 @@ static int advise_cold_pageout(struct madv *a)
 {
 	if (a->v->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
 		return -EINVAL;
+	/*
+	 * PAGEOUT of a shared file mapping the caller may not write or own
+	 * (can_do_file_pageout) does nothing at all, not even drain (seed 818).
+	 */
+	if (a->behavior == MADV_PAGEOUT && a->v->file && !file_map_is_anon(a->v->file) &&
+	    (a->v->flags & VM_MAYSHARE) && !file_may_reveal(a->v->file, a->mm))
+		return 0;
 	machine_lazyfree_drain(a->mm->m); /* lru_add_drain, as Linux before aging */
 	age_range(a);
 	return 0;

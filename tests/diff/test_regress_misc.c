@@ -301,9 +301,54 @@ static void test_regress_dontunmap_locked_vm_kept(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/* munlockall after a failed mlock and a guard install: the kernel merges the split file region back (seed 808). Known. */
+static void test_regress_munlockall_merges_moved_file(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1f000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE, RG_FD(0), 0),
+		ORC_MREMAP(ORC_REF(0, 0), 0x1f000ull, 0x22000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x200000034000ull),
+		ORC_MLOCK(0x200000048000ull, 0x1000ull),
+		ORC_MADVISE(0x200000054000ull, 0x1000ull, MADV_GUARD_INSTALL),
+		ORC_MUNLOCKALL(),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* msync(MS_SYNC) of one mapping cleans the page in every mapping: the next write through another faults (seed 818). Known. */
+static void test_regress_msync_cleans_other_mapping(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000030000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED, RG_FD(0), 0),
+		ORC_WRITE(0x200000030c66ull, 1, 0xb7ull),
+		ORC_MMAP_FD(0x200000031000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_MSYNC(0x200000031000ull, 0x1000ull, MS_SYNC),
+		ORC_WRITE(0x200000030000ull, 1, 0x83ull),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
+/* MADV_PAGEOUT of a shared file mapping the caller may not write does nothing, not even drain (seed 818) */
+static void test_regress_pageout_unwritable_shared_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x1000ull, PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MMAP_FD(0x2000005e9000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED_NOREPLACE, RG_FD(0), 0x3000ull),
+		ORC_READ(ORC_REF(0, 0xffa), 1),
+		ORC_MADVISE(ORC_REF(0, 0), 0x1000ull, MADV_FREE),
+		ORC_MADVISE(0x2000005eb000ull, 0x1000ull, MADV_PAGEOUT),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regress_munlockall_merges_moved_file),
+		cmocka_unit_test(test_regress_msync_cleans_other_mapping),
+		cmocka_unit_test(test_regress_pageout_unwritable_shared_no_drain),
 		cmocka_unit_test(test_regress_dontunmap_locked_vm_kept),
 		cmocka_unit_test(test_regress_growsdown_fetch_grows),
 		cmocka_unit_test(test_regress_mmap_fixed_beyond_top),
