@@ -116,7 +116,7 @@ static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, p
 		void *dst = frame_to_host(mm->m, pfn);
 		const void *src = frame_to_host(mm->m, from);
 
-		if (!(frame_page(mm->m, from)->flags & PG_HOSTMAP)) {
+		if (!(__atomic_load_n(&frame_page(mm->m, from)->flags, __ATOMIC_RELAXED) & PG_HOSTMAP)) {
 			memcpy(dst, src, PAGE_SIZE);
 		} else if (file_page_copy(dst, src, PAGE_SIZE, true) != 0) {
 			frame_put(mm->m, pfn);
@@ -184,29 +184,59 @@ static enum fault_result do_anonymous_page(struct as_mm *mm, struct vm_area *v, 
  * (do_wp_page): reuse the page in place when this space alone holds it,
  * otherwise copy it (the zero page is "copied" to a zeroed frame).
  */
+static enum fault_result do_wp_copy(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t orig);
+
 static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t orig)
+{
+	struct as_machine *m = mm->m;
+	pfn_t old = pte_pfn(orig);
+	struct page *opg = frame_page(m, old);
+	bool from_zero = orig & PTE_SPECIAL;
+	enum fault_result r;
+	uint32_t oflags;
+	pte_t *ptep;
+
+	/*
+	 * Under the page-table lock, with the entry still the one that
+	 * faulted, the old page is this space's: reuse it, or pin it for the
+	 * copy (a sharer's copy-on-write or exit may drop every other
+	 * reference meanwhile).
+	 */
+	pthread_mutex_lock(&mm->pt_lock);
+	ptep = pgtable_walk(&mm->pt, addr);
+	if (!ptep || __atomic_load_n(ptep, __ATOMIC_RELAXED) != orig) {
+		pthread_mutex_unlock(&mm->pt_lock);
+		return FAULT_DONE; /* changed meanwhile: the access tries again */
+	}
+	if (!from_zero) {
+		oflags = __atomic_load_n(&opg->flags, __ATOMIC_RELAXED); /* others change them atomically */
+		if ((oflags & PG_ANON) && ((oflags & PG_ANON_EXCLUSIVE) ||
+					   atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {
+			__atomic_fetch_or(&opg->flags, PG_ANON_EXCLUSIVE, __ATOMIC_RELAXED);
+			pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
+			atomic_fetch_add_explicit(&mm->cow_reuses, 1, memory_order_relaxed);
+			pthread_mutex_unlock(&mm->pt_lock);
+			count_fault(mm);
+			return FAULT_DONE;
+		}
+		frame_get(m, old);
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	r = do_wp_copy(mm, v, addr, orig);
+	if (!from_zero)
+		frame_put(m, old); /* the pin */
+	return r;
+}
+
+/* do_wp_page's copy: the old page (unless the zero page) is pinned by the caller. */
+static enum fault_result do_wp_copy(struct as_mm *mm, struct vm_area *v, uint64_t addr, pte_t orig)
 {
 	struct as_machine *m = mm->m;
 	pfn_t old = pte_pfn(orig), pfn;
 	struct page *opg = frame_page(m, old);
 	bool from_zero = orig & PTE_SPECIAL, bus;
-	uint32_t oflags = __atomic_load_n(&opg->flags, __ATOMIC_RELAXED); /* others change them atomically */
 	pte_t *ptep;
 
-	if (!from_zero && (oflags & PG_ANON) &&
-	    ((oflags & PG_ANON_EXCLUSIVE) ||
-	     atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {
-		pthread_mutex_lock(&mm->pt_lock);
-		ptep = pgtable_walk(&mm->pt, addr);
-		if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == orig) {
-			__atomic_fetch_or(&opg->flags, PG_ANON_EXCLUSIVE, __ATOMIC_RELAXED);
-			pgtable_set(&mm->pt, ptep, orig | PTE_RW | PTE_D | PTE_A);
-			atomic_fetch_add_explicit(&mm->cow_reuses, 1, memory_order_relaxed);
-		}
-		pthread_mutex_unlock(&mm->pt_lock);
-		count_fault(mm);
-		return FAULT_DONE;
-	}
 	if (fault_anon_prepare(mm, v) != 0)
 		return FAULT_OOM;
 	pfn = new_anon_page(mm, v, addr, from_zero ? PFN_NONE : old, &bus);
