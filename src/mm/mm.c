@@ -193,20 +193,21 @@ void mm_release_pte(void *ctx, uint64_t va, pte_t old)
 	 * goes, unless its region opted out of recency (MADV_SEQUENTIAL or
 	 * MADV_RANDOM: vma_has_recency). Reclaim clears PTE_A first.
 	 */
-	if ((old & PTE_A) && !(pg->flags & PG_ANON)) {
-		struct vm_area *v = vma_lookup(&mm->tree, va);
-
-		if (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
-			page_mark_accessed(pg, v && (v->flags & VM_LOCKED));
-	}
 	/*
-	 * Unmapped from a locked region, a page is munlocked (munlock_vma_folio)
-	 * through the mlock batch: it stays unevictable until the batches drain.
+	 * A young entry of a page cache page marks the folio accessed as it
+	 * goes, unless its region opted out of recency (MADV_SEQUENTIAL or
+	 * MADV_RANDOM: vma_has_recency; reclaim clears PTE_A first). Unmapped
+	 * from a locked region, an mlocked page is munlocked (munlock_vma_folio)
+	 * through the mlock batch: unevictable until the batches drain. The
+	 * region is looked up only for these two.
 	 */
-	if (pg->flags & PG_MLOCKED) {
+	if (((old & PTE_A) && !(pg->flags & PG_ANON)) || (pg->flags & PG_MLOCKED)) {
 		struct vm_area *v = vma_lookup(&mm->tree, va);
+		bool locked = v && (v->flags & VM_LOCKED);
 
-		if (v && (v->flags & VM_LOCKED))
+		if ((old & PTE_A) && !(pg->flags & PG_ANON) && (!v || !(v->flags & (VM_SEQ_READ | VM_RAND_READ))))
+			page_mark_accessed(pg, locked);
+		if ((pg->flags & PG_MLOCKED) && locked)
 			machine_munlock_add(m, pfn);
 	}
 	atomic_fetch_sub_explicit(&pg->mapcount, 1, memory_order_relaxed);

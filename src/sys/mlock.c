@@ -201,7 +201,7 @@ static int populate_locked(struct as_mm *mm, uint64_t start, uint64_t end)
 /* mlock and mlock2 after the flags are checked (do_mlock). */
 static long do_mlock(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags)
 {
-	uint64_t locked, lock_limit, locked_before;
+	uint64_t locked, lock_limit;
 	int err = -ENOMEM;
 
 	if (!mm_can_do_mlock(mm))
@@ -215,12 +215,9 @@ static long do_mlock(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t fl
 	if (locked > lock_limit && !mm_capable(mm, MM_CAP_IPC_LOCK))
 		/* Pages of the range locked already are not counted twice. */
 		locked -= count_locked_pages(mm, start, len);
-	locked_before = mm->locked_vm;
+	/* Each region it locks drains the LRU batches (mlock_fixup), even if a hole follows. */
 	if (locked <= lock_limit || mm_capable(mm, MM_CAP_IPC_LOCK))
 		err = apply_lock_flags(mm, start, len, flags);
-	/* Locking a region flushes the LRU batches (mlock_vma_pages_range), even if a hole follows. */
-	if (mm->locked_vm > locked_before)
-		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	if (err)
@@ -242,17 +239,12 @@ long sys_mlock2(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags)
 
 long sys_munlock(struct as_mm *mm, uint64_t start, uint64_t len)
 {
-	uint64_t locked_before;
 	long err;
 
 	len = PAGE_ALIGN(len + (start & ~PAGE_MASK));
 	start &= PAGE_MASK;
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	locked_before = mm->locked_vm;
-	err = apply_lock_flags(mm, start, len, 0);
-	/* Unlocking a region flushes the LRU batches too (mlock_vma_pages_range), pages or not. */
-	if (mm->locked_vm < locked_before)
-		machine_lazyfree_drain(mm->m);
+	err = apply_lock_flags(mm, start, len, 0); /* each region it unlocks drains (mlock_fixup) */
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return err;
@@ -289,7 +281,7 @@ static void apply_mlockall_flags(struct as_mm *mm, uint64_t flags)
 
 long sys_mlockall(struct as_mm *mm, uint64_t flags)
 {
-	uint64_t lock_limit, locked_before;
+	uint64_t lock_limit;
 	long err = -ENOMEM;
 
 	/* The flags are an int: bits above 31 don't reach Linux. */
@@ -302,17 +294,14 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags)
 
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	lock_limit = mm_rlimit(mm, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	locked_before = mm->locked_vm;
+	/*
+	 * Each region it locks drains the LRU batches (mlock_fixup); refused
+	 * (-ENOMEM), or with nothing newly locked, it drains nothing.
+	 */
 	if (!(flags & MCL_CURRENT) || mm->total_vm <= lock_limit || mm_capable(mm, MM_CAP_IPC_LOCK)) {
 		apply_mlockall_flags(mm, flags);
 		err = 0;
 	}
-	/*
-	 * Each region it locks flushes the LRU batches (mlock_vma_pages_range);
-	 * refused (-ENOMEM), or with nothing newly locked, it drains nothing.
-	 */
-	if (mm->locked_vm > locked_before)
-		machine_lazyfree_drain(mm->m);
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	if (!err && (flags & MCL_CURRENT))
@@ -322,13 +311,8 @@ long sys_mlockall(struct as_mm *mm, uint64_t flags)
 
 long sys_munlockall(struct as_mm *mm)
 {
-	uint64_t locked_before;
-
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	locked_before = mm->locked_vm;
-	apply_mlockall_flags(mm, 0);
-	if (mm->locked_vm < locked_before)
-		machine_lazyfree_drain(mm->m);
+	apply_mlockall_flags(mm, 0); /* each region it unlocks drains (mlock_fixup) */
 	mm_debug_check(mm);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return 0;

@@ -575,6 +575,22 @@ static void step_end(struct rp *r, const struct st_event *e)
 	observe(r, e, r->last_cur, false);
 }
 
+/* Replay event ev of a group as one step; false once the replay stops (--step/--line). */
+static bool replay_member(struct rp *r, size_t ev)
+{
+	const struct st_event *e = &r->log->ev[ev];
+	struct replay_proc *p = proc(r, e->pid, true);
+
+	if (r->stopped || stop_before(r, e)) {
+		r->stopped = true;
+		return false;
+	}
+	step_begin(r);
+	memory_call(r, e, p, space_of(r, p, e));
+	step_end(r, e);
+	return true;
+}
+
 static void group_calls(struct rp *r, const size_t *members, size_t n)
 {
 	bool *done = calloc(n, sizeof(bool));
@@ -590,18 +606,9 @@ static void group_calls(struct rp *r, const size_t *members, size_t n)
 		return;
 	}
 	if (search(r, members, n, done, seq, 0, mm, &budget)) {
-		for (size_t k = 0; k < n; k++) {
-			const struct st_event *e = &r->log->ev[members[seq[k]]];
-			struct replay_proc *p = proc(r, e->pid, true);
-
-			if (r->stopped || stop_before(r, e)) {
-				r->stopped = true;
+		for (size_t k = 0; k < n; k++)
+			if (!replay_member(r, members[seq[k]]))
 				break;
-			}
-			step_begin(r);
-			memory_call(r, e, p, space_of(r, p, e));
-			step_end(r, e);
-		}
 		goto out;
 	}
 	memset(done, 0, n * sizeof(bool));
@@ -626,18 +633,8 @@ static void group_calls(struct rp *r, const size_t *members, size_t n)
 		if (pick == n)
 			break;
 		done[pick] = true;
-		{
-			const struct st_event *e = &r->log->ev[members[pick]];
-			struct replay_proc *p = proc(r, e->pid, true);
-
-			if (r->stopped || stop_before(r, e)) {
-				r->stopped = true;
-				break;
-			}
-			step_begin(r);
-			memory_call(r, e, p, space_of(r, p, e));
-			step_end(r, e);
-		}
+		if (!replay_member(r, members[pick]))
+			break;
 	}
 out:
 	free(done);
