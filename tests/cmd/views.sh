@@ -77,6 +77,7 @@ run 0 "$ASPACE" pagetable --step 3 "$L" 0x7ffff7fc0000; has "$OUT" "PTE[448] = 0
 run 0 "$ASPACE" pagetable --json --step 3 "$L" 0x7ffff7fc0000 8K; json .pages#=2 '.pages[1].addr=0x7ffff7fc1000'
 run 2 "$ASPACE" pagetable "$L" '$a'; has "$ERR" "ADDR: bad number '\$a'"
 run 2 "$ASPACE" pagetable "$L" 0x1000 12q; has "$ERR" "LENGTH: bad number '12q'"
+run 2 "$ASPACE" pagetable "$L" 0xffffffffffffffffT; has "$ERR" "ADDR: bad number"   # the suffix overflows
 # aspace run takes scripts only, and says what to do with a log.
 run 2 "$ASPACE" run "$L"; has "$ERR" "a strace log, not a script (aspace replay, report, maps"
 # Malformed logs: the file and line named, exit 2.

@@ -250,6 +250,19 @@ static void test_1g_and_config(void **state)
 	cfg.nr_hugepages_2m = 0;
 	cfg.nr_hugepages_1g = 1; /* without the 1 GiB size */
 	assert_int_equal(as_machine_new(&cfg, &m), -EINVAL);
+	cfg.nr_hugepages_1g = 0;
+	cfg.hugetlb_dev_minor = 1u << 20; /* a minor number has 20 bits */
+	assert_int_equal(as_machine_new(&cfg, &m), -EINVAL);
+	cfg.hugetlb_dev_minor = 0x11;
+	cfg.ram_bytes = 2ull << 30;
+	cfg.hugepages_1g = 1;
+	cfg.nr_hugepages_1g = 2;
+	cfg.nr_hugepages_2m = 1; /* each fits, together more than RAM */
+	assert_int_equal(as_machine_new(&cfg, &m), -EINVAL);
+	cfg.ram_bytes = 64ull << 20;
+	cfg.hugepages_1g = 0;
+	cfg.nr_hugepages_1g = 0;
+	cfg.nr_hugepages_2m = 0;
 
 	m = machine(0, 1);
 	assert_int_equal(as_mm_new(m, &mm), 0);
@@ -262,6 +275,35 @@ static void test_1g_and_config(void **state)
 	done(m, mm);
 }
 
+/* Overcommit mode 2 counts RAM less the huge page pools; a space's ids refuse -1 */
+static void test_overcommit_without_pools(void **state)
+{
+	struct as_machine_config cfg;
+	struct as_machine *m;
+	struct as_mm *mm;
+
+	(void)state;
+	as_machine_config_init(&cfg);
+	cfg.ram_bytes = 64ull << 20;
+	cfg.overcommit_memory = 2;
+	cfg.overcommit_ratio = 100;
+	assert_int_equal(as_machine_new(&cfg, &m), 0);
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_true(sc(mm, SYS_mmap, 0, 20ull << 20, RW, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1) > 0);
+	assert_int_equal(as_mm_set_ids(mm, UINT32_MAX, 0), -EINVAL);
+	assert_int_equal(as_mm_set_ids(mm, 0, UINT32_MAX), -EINVAL);
+	assert_int_equal(as_mm_set_ids(mm, 65534, 65534), 0);
+	done(m, mm);
+
+	cfg.nr_hugepages_2m = 16; /* 32 of the 64 MiB: the limit is now under 32 MiB */
+	assert_int_equal(as_machine_new(&cfg, &m), 0);
+	assert_int_equal(as_mm_new(m, &mm), 0);
+	assert_int_equal(sc(mm, SYS_mmap, 0, 40ull << 20, RW, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1),
+			 -ENOMEM);
+	assert_true(sc(mm, SYS_mmap, 0, 20ull << 20, RW, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1) > 0);
+	done(m, mm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_populate_skips_failing_region),
 		cmocka_unit_test(test_mmap_failure_sweep),
 		cmocka_unit_test(test_1g_and_config),
+		cmocka_unit_test(test_overcommit_without_pools),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
