@@ -95,16 +95,18 @@ int env_file_path(int fd, char *buf, size_t len) AS_INTERNAL;
  * mapping budget is spent (see env_file_bound_pages), or another -errno;
  * on failure the slot holds zeroed anonymous memory. With `rebind` the
  * slot is already bound (to the same file page) and only changes rights.
- * `advice` (0, MADV_SEQUENTIAL or MADV_RANDOM, plus ENV_BIND_EXEC) is the
- * faulting region's read pattern: the host mapping gets it before it is
- * populated, so that the host reads ahead as Linux does for such a region
- * (ENV_BIND_EXEC: the host mapping is executable too, where the file's mount
- * allows it, since Linux 6.18 reads only the faulting page around for a
- * VM_EXEC region).
+ * `advice` (0, MADV_SEQUENTIAL or MADV_RANDOM, plus ENV_BIND_EXEC and
+ * ENV_BIND_HUGEPAGE) is the faulting region's read pattern: the host
+ * mapping gets it before it is populated, so that the host reads ahead as
+ * Linux does for such a region (ENV_BIND_EXEC: the host mapping is
+ * executable too, where the file's mount allows it, since Linux 6.18 reads
+ * only the faulting page around for a VM_EXEC region; ENV_BIND_HUGEPAGE:
+ * MADV_HUGEPAGE, read ahead in PMD-sized folios cut at EOF).
  */
 int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
 	AS_INTERNAL AS_MUST_CHECK;
 #define ENV_BIND_EXEC (1 << 20)
+#define ENV_BIND_HUGEPAGE (1 << 21) /* the region is MADV_HUGEPAGE: the host reads ahead in large folios */
 /* Put zeroed private anonymous memory back over a bound slot. */
 void env_file_unbind_page(void *slot) AS_INTERNAL;
 /*
@@ -138,6 +140,11 @@ void env_file_view_release(void *view, uint64_t view_len) AS_INTERNAL;
 
 /* Write back [off, off + len) of fd and wait (sync_file_range). 0 or -errno. */
 int env_file_sync_range(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
+/*
+ * Has the host page cache a dirty page in [off, off + len) of fd
+ * (cachestat)? 1 or 0; -1 when the host can't tell.
+ */
+int env_file_range_dirty(int fd, uint64_t off, uint64_t len) AS_INTERNAL;
 /* ftruncate; 0 or -errno. */
 int env_file_truncate(int fd, uint64_t len) AS_INTERNAL;
 /* Punch a hole, keeping the size (fallocate); 0 or -errno. */

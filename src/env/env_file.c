@@ -161,11 +161,11 @@ static int anon_over(void *slot)
 int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool rebind, int advice)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	bool exec = (advice & ENV_BIND_EXEC) != 0;
+	bool exec = (advice & ENV_BIND_EXEC) != 0, huge = (advice & ENV_BIND_HUGEPAGE) != 0;
 	void *p;
 	int err;
 
-	advice &= ~ENV_BIND_EXEC;
+	advice &= ~(ENV_BIND_EXEC | ENV_BIND_HUGEPAGE);
 	if (rebind) {
 		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)off);
 		return p == slot ? 0 : -errno;
@@ -178,13 +178,20 @@ int env_file_bind_page(void *slot, int fd, uint64_t off, bool writable, bool reb
 	 * page past the end of the file is simply left unpopulated. */
 	p = MAP_FAILED;
 	if (exec) /* a noexec mount refuses (EPERM): then bind it as data */
-		p = mmap(slot, ENV_PAGE, prot | PROT_EXEC, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd,
-			 (off_t)off);
+		p = mmap(slot, ENV_PAGE, prot | PROT_EXEC, MAP_SHARED | MAP_FIXED | (advice || huge ? 0 : MAP_POPULATE),
+			 fd, (off_t)off);
 	if (p != slot)
-		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | (advice ? 0 : MAP_POPULATE), fd, (off_t)off);
-	if (p == slot && advice) {
-		/* The read pattern first (sequential: read ahead only; random: no readahead). */
-		(void)madvise(slot, ENV_PAGE, advice);
+		p = mmap(slot, ENV_PAGE, prot, MAP_SHARED | MAP_FIXED | (advice || huge ? 0 : MAP_POPULATE), fd,
+			 (off_t)off);
+	if (p == slot && (advice || huge)) {
+		/*
+		 * The read pattern first (sequential: read ahead only; random: no
+		 * readahead; hugepage: readahead in PMD-sized folios).
+		 */
+		if (advice)
+			(void)madvise(slot, ENV_PAGE, advice);
+		if (huge)
+			(void)madvise(slot, ENV_PAGE, MADV_HUGEPAGE);
 		(void)madvise(slot, ENV_PAGE, MADV_POPULATE_READ); /* EFAULT past the end: left as is */
 	}
 	if (p == slot)
@@ -275,6 +282,29 @@ int env_file_sync_range(int fd, uint64_t off, uint64_t len)
 				    SYNC_FILE_RANGE_WAIT_AFTER) != 0)
 		return -errno;
 	return 0;
+}
+
+/* cachestat(2) (Linux 6.5), not in Debian 12's headers. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct env_cachestat_range {
+	uint64_t off, len;
+};
+struct env_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+int env_file_range_dirty(int fd, uint64_t off, uint64_t len)
+{
+	struct env_cachestat_range r = { .off = off, .len = len };
+	struct env_cachestat cs;
+
+	if (len == 0)
+		return 0;
+	if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0)
+		return -1;
+	return cs.nr_dirty != 0;
 }
 
 int env_file_truncate(int fd, uint64_t len)

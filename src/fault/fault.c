@@ -447,6 +447,14 @@ static bool first_folio_reaches_eof(struct as_mm *mm, const struct file_cache *c
 	return false;
 }
 
+static bool any_cached(const pfn_t *pfns, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (pfns[i] != PFN_NONE)
+			return true;
+	return false;
+}
+
 /*
  * Fault-around (do_fault_around, filemap_map_pages): map the pages already
  * cached among up to 16 entries around addr: the window starts at addr's
@@ -455,8 +463,9 @@ static bool first_folio_reaches_eof(struct as_mm *mm, const struct file_cache *c
  * folio the window touches is mapped whole when it fits the region and
  * the page table, as Linux 6.18 does. Entries already present are left
  * alone, and so are pages MADV_PAGEOUT marked (PG_reclaim, read as
- * PG_readahead). With no page table yet, nothing is mapped when the first
- * cached folio reaches the end of the file (first_folio_reaches_eof).
+ * PG_readahead). With no page table yet, nothing is mapped (and no table
+ * made) when nothing is cached or the first cached folio reaches the end
+ * of the file (first_folio_reaches_eof).
  * *mapped tells whether addr got mapped. FAULT_DONE, or FAULT_OOM when the
  * page table can't be had.
  */
@@ -497,8 +506,14 @@ static enum fault_result fault_around(struct as_mm *mm, struct vm_area *v, uint6
 	nr_runs = whole_folios(mm, v, first, last - first + 1, pfns, size_pages, runs);
 
 	pthread_mutex_lock(&mm->pt_lock);
+	/*
+	 * No page table yet: filemap_map_pages installs one only for a folio
+	 * it found (with nothing cached the fault's first try, which reads
+	 * ahead and retries, leaves none), and not for one reaching EOF.
+	 */
 	if (!pgtable_walk(&mm->pt, addr) &&
-	    first_folio_reaches_eof(mm, v->file->cache, first, last - first + 1, pfns, size_pages)) {
+	    (!any_cached(pfns, last - first + 1) ||
+	     first_folio_reaches_eof(mm, v->file->cache, first, last - first + 1, pfns, size_pages))) {
 		pthread_mutex_unlock(&mm->pt_lock);
 		put_pfns(mm, pfns, last - first + 1);
 		return FAULT_DONE;
@@ -591,7 +606,8 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 	/* The host reads ahead as Linux would for this region (MADV_SEQUENTIAL/RANDOM, VM_EXEC). */
 	g = file_cache_get_page(c, pgoff, &pfn, &major,
 				((v->flags & VM_SEQ_READ) ? MADV_SEQUENTIAL : (v->flags & VM_RAND_READ) ? MADV_RANDOM : 0) |
-					((v->flags & VM_EXEC) ? ENV_BIND_EXEC : 0));
+					((v->flags & VM_EXEC) ? ENV_BIND_EXEC : 0) |
+					((v->flags & VM_HUGEPAGE) ? ENV_BIND_HUGEPAGE : 0));
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
 	/* A miss in an exec region reads ahead from the page to the region's end (file.h). */

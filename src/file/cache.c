@@ -646,12 +646,19 @@ struct sync_scan {
 	struct vm_area *v;
 	struct file_cache *c;
 	uint64_t end_pages;              /* pages inside the file */
+	bool wp_clean;                   /* a shared region whose writes are noticed */
 	uint64_t va[SYNC_BATCH];
 	pte_t pte[SYNC_BATCH];
+	bool clean[SYNC_BATCH];          /* write-protect and clean, rather than remove */
 	unsigned n;
 };
 
-/* Is the entry at va stale: its page left the cache, or lies past the end of the file? */
+/*
+ * Is the entry at va stale (its page left the cache, or lies past the end
+ * of the file: remove it), or a writable or dirty entry of a page that
+ * writeback cleaned (msync of another mapping: write-protect it, as
+ * folio_mkclean does in every shared mapping of the folio)?
+ */
 static int sync_scan_pte(void *ctx, uint64_t va, pte_t *ptep)
 {
 	struct sync_scan *s = ctx;
@@ -667,10 +674,12 @@ static int sync_scan_pte(void *ctx, uint64_t va, pte_t *ptep)
 		stale = true; /* anonymous copies too, as truncate_pagecache's even_cows */
 	else
 		stale = !(pg->flags & PG_ANON) && index_lookup(s->c, pgoff) != pte_pfn(e);
-	if (!stale)
+	if (!stale && (!s->wp_clean || (pg->flags & PG_ANON) || !(e & (PTE_RW | PTE_D)) ||
+		       file_page_dirty(pg)))
 		return 0;
 	s->va[s->n] = va;
 	s->pte[s->n] = e;
+	s->clean[s->n] = !stale;
 	return ++s->n == SYNC_BATCH;
 }
 
@@ -690,11 +699,29 @@ static void zap_if_same(struct as_mm *mm, uint64_t va, pte_t expect)
 	mm_release_pte(mm, va, old);
 }
 
+/* Write-protect and clean the entry at va if it still is `expect`; then shoot down. */
+static void clean_if_same(struct as_mm *mm, uint64_t va, pte_t expect)
+{
+	pte_t *ptep;
+	bool changed = false;
+
+	pthread_mutex_lock(&mm->pt_lock);
+	ptep = pgtable_walk(&mm->pt, va);
+	if (ptep && __atomic_load_n(ptep, __ATOMIC_RELAXED) == expect) {
+		pgtable_set(&mm->pt, ptep, expect & ~(PTE_RW | PTE_D));
+		changed = true;
+	}
+	pthread_mutex_unlock(&mm->pt_lock);
+	if (changed)
+		mm_flush_tlb_range(mm, va, va + PAGE_SIZE);
+}
+
 static void sync_region(struct as_mm *mm, struct vm_area *v)
 {
 	struct sync_scan s = { .mm = mm, .v = v, .c = v->file->cache };
 	uint64_t from = v->start;
 
+	s.wp_clean = (v->flags & VM_SHARED) && file_writenotify(v);
 	for (;;) {
 		int more;
 
@@ -705,8 +732,12 @@ static void sync_region(struct as_mm *mm, struct vm_area *v)
 		more = pgtable_for_each(&mm->pt, from, v->end, sync_scan_pte, &s);
 		pthread_mutex_unlock(&mm->pt_lock);
 		pthread_mutex_unlock(&s.c->lock);
-		for (unsigned i = 0; i < s.n; i++)
-			zap_if_same(mm, s.va[i], s.pte[i]);
+		for (unsigned i = 0; i < s.n; i++) {
+			if (s.clean[i])
+				clean_if_same(mm, s.va[i], s.pte[i]);
+			else
+				zap_if_same(mm, s.va[i], s.pte[i]);
+		}
 		if (!more)
 			break;
 		from = s.va[s.n - 1] + PAGE_SIZE;
@@ -829,35 +860,58 @@ void file_mincore(struct vm_area *v, uint64_t start, uint64_t end, unsigned char
 	pthread_mutex_unlock(&c->lock);
 }
 
-struct clean_scan {
-	struct as_mm *mm;
-	struct file_cache *c;
-	bool changed;
-};
-
-/* Writeback's page_mkclean for this space: write-protect and clean a cache page's entry. */
-static int clean_pte(void *ctx, uint64_t va, pte_t *ptep)
+/*
+ * Writeback of the cached pages [first, last) (Linux writes and cleans
+ * whole folios: a host folio reaching into the range is cleaned whole).
+ * Clears the dirty (and reclaim) marks of every folio with a dirty page;
+ * true if there was one. The spaces' entries of those pages are cleaned
+ * when they catch up (sync_region). Caller holds c->lock.
+ */
+static bool writeback_locked(struct file_cache *c, uint64_t first, uint64_t last)
 {
-	struct clean_scan *s = ctx;
-	pte_t e = *ptep;
-	struct page *pg;
+	uint64_t end = pages_of(c->size);
+	bool cleaned = false;
 
-	if (!pte_present(e) || (e & PTE_SPECIAL) || !(e & (PTE_RW | PTE_D)))
-		return 0;
-	pg = frame_page(s->mm->m, pte_pfn(e));
-	if (pg->owner != (uintptr_t)s->c)
-		return 0;
-	pgtable_set(&s->mm->pt, ptep, e & ~(PTE_RW | PTE_D));
-	file_page_set_dirty(pg, false);
-	s->changed = true;
-	return 0;
+	if (last > end)
+		last = end;
+	for (uint64_t pgoff = first; pgoff < last;) {
+		pfn_t pfn = index_lookup(c, pgoff);
+		uint32_t before, nr;
+		uint64_t fstart, fend;
+		bool dirty = false;
+
+		if (pfn == PFN_NONE) {
+			pgoff++;
+			continue;
+		}
+		file_page_folio(frame_page(c->m, pfn), &before, &nr);
+		fstart = pgoff >= before ? pgoff - before : 0;
+		fend = fstart + nr;
+		for (int pass = 0; pass < 2; pass++) {
+			for (uint64_t i = fstart; i < fend; i++) {
+				pfn_t f = index_lookup(c, i);
+
+				if (f == PFN_NONE)
+					continue;
+				if (!pass)
+					dirty |= file_page_dirty(frame_page(c->m, f));
+				else
+					file_page_set_dirty(frame_page(c->m, f), false);
+			}
+			if (!dirty)
+				break;
+		}
+		cleaned |= dirty;
+		pgoff = fend > pgoff ? fend : pgoff + 1;
+	}
+	return cleaned;
 }
 
-int file_msync(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end, int flags)
+int file_msync(struct vm_area *v, uint64_t start, uint64_t end, int flags)
 {
 	struct file_cache *c = v->file ? v->file->cache : NULL;
-	struct clean_scan s = { .mm = mm, .c = c };
-	uint64_t off;
+	uint64_t first;
+	bool drain;
 	int rc;
 
 	if (c && c->host)
@@ -870,15 +924,21 @@ int file_msync(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end
 		start = v->start;
 	if (end > v->end)
 		end = v->end;
-	off = ((start - v->start) >> PAGE_SHIFT) + v->pgoff;
+	first = ((start - v->start) >> PAGE_SHIFT) + v->pgoff;
 	pthread_mutex_lock(&c->lock);
-	pthread_mutex_lock(&mm->pt_lock);
-	pgtable_for_each(&mm->pt, start, end, clean_pte, &s);
-	pthread_mutex_unlock(&mm->pt_lock);
-	rc = env_file_sync_range(c->fd, off << PAGE_SHIFT, end - start);
+	/* folio_mkclean reaches every space: each catches up before it is next observed. */
+	if (writeback_locked(c, first, first + ((end - start) >> PAGE_SHIFT)))
+		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
+	/*
+	 * Writing a dirty folio back drains the LRU batches; a range with
+	 * nothing dirty on the host drains nothing (probed: an fsync'ed
+	 * file's msync leaves a MADV_FREE page in its batch).
+	 */
+	drain = env_file_range_dirty(c->fd, first << PAGE_SHIFT, end - start) != 0;
+	rc = env_file_sync_range(c->fd, first << PAGE_SHIFT, end - start);
 	pthread_mutex_unlock(&c->lock);
-	if (s.changed)
-		mm_flush_tlb_range(mm, start, end);
+	if (drain)
+		machine_lazyfree_drain(c->m);
 	return rc ? -EIO : 0;
 }
 

@@ -351,12 +351,13 @@ void file_mincore(struct vm_area *v, uint64_t start, uint64_t end, unsigned char
 
 /*
  * msync of [start, end) of region v (MS_SYNC): for a shared mapping of a
- * host file, write the range back and wait, and clean the space's entries
- * so the next write faults again, as writeback's page_mkclean does (other
- * spaces keep theirs). 0 or -EIO. Mmap lock held.
+ * host file, write the range back and wait. Writeback cleans the dirty
+ * folios of the range in every space, as folio_mkclean does: their marks
+ * are cleared and file_seq bumped, and each space write-protects its
+ * writable entries of them when it catches up (file_sync_mm), so the next
+ * write through any shared mapping faults again. 0 or -EIO. Mmap lock held.
  */
-int file_msync(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64_t end,
-	       int flags) AS_INTERNAL;
+int file_msync(struct vm_area *v, uint64_t start, uint64_t end, int flags) AS_INTERNAL;
 
 /*
  * madvise(MADV_REMOVE) of [start, end) of region v (shared and writable):

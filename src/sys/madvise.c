@@ -501,11 +501,13 @@ static int advise_guard_install(struct madv *a)
 	if (!guard_region_valid(a->v, false))
 		return -EINVAL;
 	/*
-	 * A private region gets its anonymous object (fork then copies its
-	 * entries); a shared one has none to get, and still merges with its
-	 * neighbours after (seed 414: three shmem regions merge back).
+	 * Only an anonymous region gets its anonymous object here; a file
+	 * region (private or shared) gets none and still merges as before
+	 * (seed 414: three shmem regions merge back; seed 808: a private file
+	 * region merges with a neighbour that has another object). Fork
+	 * copies the entries of every region marked VM_MAYBE_GUARD.
 	 */
-	if (!(a->v->flags & VM_SHARED)) {
+	if (region_is_anon(a->v)) {
 		err = fault_anon_prepare(mm, a->v);
 		if (err)
 			return err;

@@ -33,15 +33,7 @@ static int msync_locked(struct as_mm *mm, uint64_t start, uint64_t end, int flag
 		}
 		if ((flags & MS_INVALIDATE) && (v->flags & VM_LOCKED))
 			return -EBUSY;
-		/*
-		 * MS_SYNC of a shared file region writes it back (vfs_fsync_range),
-		 * which drains the LRU batches; shmem and tmpfs have nothing to
-		 * write (noop_fsync) and drain nothing.
-		 */
-		if ((flags & MS_SYNC) && v->file && (v->flags & VM_SHARED) && v->file->cache &&
-		    v->file->cache->host && !v->file->cache->shmem)
-			machine_lazyfree_drain(mm->m);
-		err = file_msync(mm, v, start, end, flags);
+		err = file_msync(v, start, end, flags);
 		if (err)
 			return err;
 		start = v->end;
@@ -74,5 +66,7 @@ long sys_msync(struct as_mm *mm, uint64_t start, uint64_t len, uint64_t flags_ar
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	err = msync_locked(mm, start, end, flags);
 	pthread_rwlock_unlock(&mm->mmap_lock);
+	/* Writeback cleaned pages: write-protect this space's entries of them before returning. */
+	file_sync_mm_unlocked(mm);
 	return err;
 }

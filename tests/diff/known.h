@@ -16,9 +16,6 @@ struct known_divergence {
 };
 
 static const struct known_divergence known_divergences[] = {
-	{ "test_regress_file_hugepage_readahead", "MADV_HUGEPAGE file region: Linux's large-folio readahead on a hole fault" },
-	{ "test_regress_munlockall_merges_moved_file", "munlockall: merge of a moved, guard-marked private file region" },
-	{ "test_regress_msync_cleans_other_mapping", "msync MS_SYNC write-protects the page in the space's other mappings" },
 	{ NULL, NULL } /* the end (the list may be empty) */
 };
 

@@ -33,9 +33,10 @@ static void test_no_willneed_major(void **state)
 
 /*
  * A read of a hole in a MADV_HUGEPAGE file region: Linux reads ahead in
- * large folios (the one holding the file's last page then stops
- * fault-around: 1 page mapped); aspace's host readahead does not (6 pages)
- * (seed 419 --unprivileged). Known: tests/diff/known.h.
+ * large folios (here one folio of the whole 16-page file). The fault's
+ * first try finds nothing cached and leaves no page table; on its retry
+ * the folio reaches EOF, so fault-around installs no table either and
+ * maps nothing: 1 page mapped (seed 419 --unprivileged).
  */
 static void test_regress_file_hugepage_readahead(void **state)
 {
@@ -50,12 +51,44 @@ static void test_regress_file_hugepage_readahead(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/* The same with a page table already there: fault-around maps the folio's pages in the region (6) */
+static void test_hugepage_readahead_with_table(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x8000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0),
+		ORC_MMAP_FD(0x200000108000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_WRITE(0x200000108000ull, 1, 0x11ull),
+		ORC_FTRUNCATE(RG_FD(1), 0),
+		ORC_MADVISE(0x200000100000ull, 0x6000ull, MADV_HUGEPAGE),
+		ORC_FTRUNCATE(RG_FD(1), 0x10000ull),
+		ORC_READ(0x2000001044dbull, 1),
+		ORC_READ(0x200000107000ull, 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Without MADV_HUGEPAGE and without a table, the hole fault's retry maps its neighbours (order-0 readahead) */
+static void test_hole_readahead_no_table(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x8000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0),
+		ORC_FTRUNCATE(RG_FD(1), 0),
+		ORC_FTRUNCATE(RG_FD(1), 0x10000ull),
+		ORC_READ(0x2000001044dbull, 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_willneed_file_reads_ahead),
 		cmocka_unit_test(test_no_willneed_major),
 		cmocka_unit_test(test_regress_file_hugepage_readahead),
+		cmocka_unit_test(test_hugepage_readahead_with_table),
+		cmocka_unit_test(test_hole_readahead_no_table),
 	};
 
 	orc_init(argc, argv);

@@ -37,6 +37,27 @@ static void test_regress_lazyfree_msync_drains(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * msync(MS_SYNC) drains only when it writes a dirty page back: a second
+ * msync of the same, now clean, page leaves a MADV_FREE page in its batch
+ * (seed 1012: the fuzzer's file had been written back); the next dirty
+ * page drains it.
+ */
+static void test_regress_lazyfree_msync_clean_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000030000ull, 0x2000ull, PROT_READ, MAP_SHARED|MAP_FIXED, RG_FD(0), 0),
+		ORC_MSYNC(0x200000030000ull, 0x1000ull, MS_SYNC),
+		ORC_MMAP_FD(0x200000040000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_WRITE(0x200000040000ull, 1, 0x4eull),
+		ORC_MADVISE(0x200000040000ull, 0x1000ull, MADV_FREE),
+		ORC_MSYNC(0x200000030000ull, 0x1000ull, MS_SYNC),
+		ORC_MSYNC(0x200000031000ull, 0x1000ull, MS_SYNC),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 /* mremap shrinking another region: LazyFree kernel 0, aspace 4 kB */
 static void test_regress_lazyfree_mremap_no_drain(void **state)
 {
@@ -187,6 +208,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_regress_lazyfree_munmap_file_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_msync_drains),
+		cmocka_unit_test(test_regress_lazyfree_msync_clean_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_mremap_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_ftruncate_drains),
 		cmocka_unit_test(test_regress_lazyfree_mlock2_drains),

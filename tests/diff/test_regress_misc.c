@@ -301,7 +301,7 @@ static void test_regress_dontunmap_locked_vm_kept(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
-/* munlockall after a failed mlock and a guard install: the kernel merges the split file region back (seed 808). Known. */
+/* munlockall after a failed mlock and a guard install: the split file region merges back, as the guard gave it no anonymous object (seed 808) */
 static void test_regress_munlockall_merges_moved_file(void **state)
 {
 	static const struct orc_op seq[] = {
@@ -315,7 +315,38 @@ static void test_regress_munlockall_merges_moved_file(void **state)
 	RG_RUN(seq);
 }
 
-/* msync(MS_SYNC) of one mapping cleans the page in every mapping: the next write through another faults (seed 818). Known. */
+/*
+ * MADV_GUARD_INSTALL prepares an anonymous object only for an anonymous
+ * region: a guard-marked private file region next to one with an object
+ * merges with it when their flags agree again; two anonymous ones don't
+ * (each has its own object).
+ */
+static void test_regress_guard_install_file_no_anon(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED, RG_FD(1), 0),
+		ORC_MADVISE(0x200000103000ull, 0x1000ull, MADV_DONTFORK),
+		ORC_WRITE(0x200000100000ull, 1, 0x11ull),
+		ORC_MADVISE(0x200000103000ull, 0x1000ull, MADV_GUARD_INSTALL),
+		ORC_MADVISE(0x200000103000ull, 0x1000ull, MADV_DOFORK),
+		ORC_MMAP_FD(0x200000200000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MADVISE(0x200000203000ull, 0x1000ull, MADV_DONTFORK),
+		ORC_WRITE(0x200000200000ull, 1, 0x11ull),
+		ORC_MADVISE(0x200000203000ull, 0x1000ull, MADV_GUARD_INSTALL),
+		ORC_MADVISE(0x200000203000ull, 0x1000ull, MADV_DOFORK),
+		ORC_FORK(),
+		ORC_READ(0x200000103000ull, 1),
+		ORC_READ(0x200000203000ull, 1),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/*
+ * msync(MS_SYNC) of one mapping cleans the page in every mapping: the next
+ * write through another faults (seed 818), in a forked child too, and for
+ * a page the synced mapping never touched.
+ */
 static void test_regress_msync_cleans_other_mapping(void **state)
 {
 	static const struct orc_op seq[] = {
@@ -327,6 +358,30 @@ static void test_regress_msync_cleans_other_mapping(void **state)
 	};
 	(void)state;
 	RG_RUN_NOBODY(seq);
+}
+
+static void test_regress_msync_cleans_other_space(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000030000ull, 0x4000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(1), 0),
+		ORC_WRITE(0x200000030000ull, 1, 0x11ull),
+		ORC_WRITE(0x200000032000ull, 1, 0x22ull),
+		ORC_FORK(),
+		ORC_WRITE(0x200000031000ull, 1, 0x33ull),
+		ORC_MSYNC(0x200000030000ull, 0x4000ull, MS_SYNC),
+		ORC_SWITCH(0),
+		ORC_WRITE(0x200000030000ull, 1, 0x44ull),
+		ORC_WRITE(0x200000031000ull, 1, 0x55ull),
+		ORC_WRITE(0x200000032000ull, 1, 0x66ull),
+		ORC_MMAP_FD(0x200000040000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, RG_FD(1), 0x3000ull),
+		ORC_WRITE(0x200000040000ull, 1, 0x77ull),
+		ORC_MSYNC(0x200000032000ull, 0x1000ull, MS_SYNC),
+		ORC_WRITE(0x200000040000ull, 1, 0x88ull),
+		ORC_MSYNC(0x200000033000ull, 0x1000ull, MS_SYNC),
+		ORC_WRITE(0x200000040000ull, 1, 0x99ull),
+	};
+	(void)state;
+	RG_RUN(seq);
 }
 
 /* MADV_PAGEOUT of a shared file mapping the caller may not write does nothing, not even drain (seed 818) */
@@ -347,7 +402,9 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_regress_munlockall_merges_moved_file),
+		cmocka_unit_test(test_regress_guard_install_file_no_anon),
 		cmocka_unit_test(test_regress_msync_cleans_other_mapping),
+		cmocka_unit_test(test_regress_msync_cleans_other_space),
 		cmocka_unit_test(test_regress_pageout_unwritable_shared_no_drain),
 		cmocka_unit_test(test_regress_dontunmap_locked_vm_kept),
 		cmocka_unit_test(test_regress_growsdown_fetch_grows),
