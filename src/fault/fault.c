@@ -610,8 +610,11 @@ static enum fault_result do_file_fault(struct as_mm *mm, struct vm_area *v, uint
 					((v->flags & VM_HUGEPAGE) ? ENV_BIND_HUGEPAGE : 0));
 	if (g != FILE_GET_OK)
 		return file_get_result(g);
-	/* A miss in an exec region reads ahead from the page to the region's end (file.h). */
-	if (major && (v->flags & VM_EXEC) && !(v->flags & (VM_SEQ_READ | VM_RAND_READ)))
+	/*
+	 * A miss in an exec region reads ahead from the page to the region's
+	 * end (file.h), MADV_RANDOM or not; MADV_SEQUENTIAL's readahead wins.
+	 */
+	if (major && (v->flags & VM_EXEC) && !(v->flags & VM_SEQ_READ))
 		file_cache_exec_readahead(c, pgoff, file_pgoff(v, v->end - 1) + 1);
 	/*
 	 * PG_reclaim read as PG_readahead: filemap_fault starts async readahead

@@ -284,10 +284,10 @@ enum file_get file_cache_get_page(struct file_cache *c, uint64_t pgoff, pfn_t *o
 				  bool *major, int advice) AS_INTERNAL AS_MUST_CHECK;
 /*
  * The synchronous readahead Linux 6.18 does on a page-cache miss in a
- * VM_EXEC region (no MADV_SEQUENTIAL/RANDOM): from the faulting page pgoff
- * up to a readahead window, cut at end_pgoff (the region's end), no
- * read-around before it. The host reads the pages after pgoff (the bind
- * read pgoff itself). Host files only; best effort.
+ * VM_EXEC region without MADV_SEQUENTIAL (MADV_RANDOM does not stop it):
+ * from the faulting page pgoff up to a readahead window, cut at end_pgoff
+ * (the region's end), no read-around before it. The host reads the pages
+ * after pgoff (the bind read pgoff itself). Host files only; best effort.
  */
 void file_cache_exec_readahead(struct file_cache *c, uint64_t pgoff, uint64_t end_pgoff) AS_INTERNAL;
 

@@ -45,11 +45,6 @@
 #include <sys/mman.h>
 
 
-/* Flags that a merge carries over from either side (Linux's VM_STICKY). */
-#ifndef VM_STICKY
-#define VM_STICKY VM_MAYBE_GUARD
-#endif
-
 /* The state of one madvise call, carried through the per-region helpers. */
 struct madv {
 	struct as_mm *mm;

@@ -27,11 +27,6 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-/* Flags that a merge carries over from either side (Linux's VM_STICKY). */
-#ifndef VM_STICKY
-#define VM_STICKY VM_MAYBE_GUARD
-#endif
-
 /* Set or clear PG_MLOCKED on the page of one present entry (mlock_folio / munlock_folio). */
 static int mark_mlocked(void *ctx, uint64_t va, pte_t *ptep)
 {

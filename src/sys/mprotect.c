@@ -32,11 +32,6 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-/* Flags that a merge carries over from either side (Linux's VM_STICKY). */
-#ifndef VM_STICKY
-#define VM_STICKY VM_MAYBE_GUARD
-#endif
-
 /* The state of one mprotect call. */
 struct mprot {
 	struct as_mm *mm;

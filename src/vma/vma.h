@@ -72,6 +72,8 @@
 
 /* Flags that never stop two regions from merging. */
 #define VM_IGNORE_MERGE (VM_SOFTDIRTY | VM_MAYBE_GUARD)
+/* Flags that a merge carries over from either side (Linux's VM_STICKY). */
+#define VM_STICKY VM_MAYBE_GUARD
 
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 #define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)

@@ -177,7 +177,7 @@ static void adopt_anon(struct vm_area *to, struct anon_obj *from)
 /* The guard mark is sticky: a region that takes in part of another keeps its mark. */
 static void keep_sticky(struct vm_area *to, const struct vm_area *from)
 {
-	to->flags |= from->flags & VM_MAYBE_GUARD;
+	to->flags |= from->flags & VM_STICKY;
 }
 
 /* Remove a region swallowed by a merge. */
