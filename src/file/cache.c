@@ -241,6 +241,22 @@ static uint64_t cache_drop_from_locked(struct file_cache *c, uint64_t from, uint
 	return n;
 }
 
+/*
+ * The cache changed under its spaces' entries: bump the machine's file_seq
+ * so that every space catches up, and stamp the cache with it so that a
+ * space catching up skips the regions of caches that did not change. The
+ * stamp reads "changing" (UINT64_MAX) until the bump is made, so a space
+ * that sees the new file_seq never sees the old stamp. Caller holds c->lock.
+ */
+static void cache_changed_locked(struct file_cache *c)
+{
+	uint64_t s;
+
+	atomic_store_explicit(&c->changed_seq, UINT64_MAX, memory_order_relaxed);
+	s = atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel) + 1;
+	atomic_store_explicit(&c->changed_seq, s, memory_order_release);
+}
+
 /* The host told us the file is now `size` bytes: a shrink takes cached pages away. */
 static void cache_set_size_locked(struct file_cache *c, uint64_t size)
 {
@@ -251,7 +267,7 @@ static void cache_set_size_locked(struct file_cache *c, uint64_t size)
 		file_ghosts_forget(c->m, c->dev, c->ino, new_pages);
 		cache_drop_from_locked(c, new_pages, UINT64_MAX);
 		/* Even with no page cached, spaces may hold private copies past the end. */
-		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
+		cache_changed_locked(c);
 	}
 }
 
@@ -747,9 +763,11 @@ static void sync_region(struct as_mm *mm, struct vm_area *v)
 void file_sync_mm_locked(struct as_mm *mm)
 {
 	uint64_t seq = atomic_load_explicit(&mm->m->file_seq, memory_order_acquire);
+	uint64_t seen = atomic_load_explicit(&mm->file_seen, memory_order_relaxed);
 
 	vma_for_each(&mm->tree, v) {
-		if (v->file && v->file->cache)
+		if (v->file && v->file->cache &&
+		    atomic_load_explicit(&v->file->cache->changed_seq, memory_order_acquire) > seen)
 			sync_region(mm, v);
 	}
 	atomic_store_explicit(&mm->file_seen, seq, memory_order_release);
@@ -928,7 +946,7 @@ int file_msync(struct vm_area *v, uint64_t start, uint64_t end, int flags)
 	pthread_mutex_lock(&c->lock);
 	/* folio_mkclean reaches every space: each catches up before it is next observed. */
 	if (writeback_locked(c, first, first + ((end - start) >> PAGE_SHIFT)))
-		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
+		cache_changed_locked(c);
 	/*
 	 * Writing a dirty folio back drains the LRU batches; a range with
 	 * nothing dirty on the host drains nothing (probed: an fsync'ed
@@ -957,7 +975,7 @@ int file_punch_range(struct as_mm *mm, struct vm_area *v, uint64_t start, uint64
 		rc = env_file_punch(c->fd, first << PAGE_SHIFT, (last - first) << PAGE_SHIFT);
 	if (rc == 0) {
 		dropped = cache_drop_from_locked(c, first, last);
-		atomic_fetch_add_explicit(&c->m->file_seq, 1, memory_order_acq_rel);
+		cache_changed_locked(c);
 	}
 	pthread_mutex_unlock(&c->lock);
 	/*

@@ -115,6 +115,9 @@ struct file_cache {
 	struct file_node *root;        /* [C] index: radix tree by pgoff */
 	unsigned levels;               /* [C] height of the index (0: empty) */
 	uint64_t nr_pages;             /* [C] pages in the index */
+	_Atomic uint64_t changed_seq;  /* [A] the machine's file_seq its last change took
+	                                  (truncation, punch, writeback; set under [C]):
+	                                  a space that saw that much has nothing to redo */
 	void *view;                    /* [C] PROT_NONE host view for residency checks */
 	uint64_t view_off, view_len;   /* [C] */
 	struct file_cache *next, *prev;/* [F] m->file_caches */
