@@ -294,7 +294,7 @@ static struct vm_area *copy_region(struct remap *r, uint64_t pgoff)
 {
 	struct as_mm *mm = r->mm;
 	struct vm_area *v = r->v, *n, *next;
-	uint64_t addr = r->new_addr, end = r->new_addr + r->new_len;
+	uint64_t addr = r->new_addr, end = r->new_addr + r->new_len, vstart = v->start;
 	struct vma_merge g = {
 		.mm = mm, .start = addr, .end = end, .flags = v->flags, .file = v->file,
 		.anon = v->anon, .special = v->special, .copied_from = v,
@@ -311,8 +311,11 @@ static struct vm_area *copy_region(struct remap *r, uint64_t pgoff)
 		g.prev = NULL;
 	n = vma_merge_new_range(&g);
 	if (n) {
-		/* An untouched source may have merged with its own copy. */
-		if (v->start >= n->start && v->start < n->end)
+		/*
+		 * An untouched source may have merged with its own copy (and
+		 * be gone: the merge freed it when it was the next region).
+		 */
+		if (vstart >= n->start && vstart < n->end)
 			r->v = n;
 		return n;
 	}

@@ -398,6 +398,36 @@ static void test_regress_pageout_unwritable_shared_no_drain(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * An untouched anonymous region moved between two neighbours it merges
+ * with: the merge swallows the source itself (its pgoff follows the new
+ * address). aspace read the freed source afterwards (seed 1204: a garbage
+ * locked_vm_kept after DONTUNMAP of a locked region); with a plain move,
+ * the source's unmap must then leave the merged region alone.
+ */
+static void test_regress_mremap_source_merged_away(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000100000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MMAP_FD(0x200000104000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MLOCK2(0x200000100000ull, 0x2000ull, MLOCK_ONFAULT),
+		ORC_MLOCK2(0x200000104000ull, 0x2000ull, MLOCK_ONFAULT),
+		ORC_MREMAP(0x200000104000ull, 0x2000ull, 0x2000ull, MREMAP_MAYMOVE|MREMAP_FIXED|MREMAP_DONTUNMAP, 0x200000102000ull),
+		ORC_WRITE(0x200000103000ull, 1, 0x11ull),
+		/* locked_vm now 6 pages, none in a locked region: 10 more fit a limit of 16, 11 don't */
+		ORC_SETRLIMIT(RLIMIT_MEMLOCK, 0x10000ull, 0x10000ull),
+		ORC_MMAP_FD(0x200000300000ull, 0xb000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_LOCKED, -1, 0),
+		ORC_MMAP_FD(0x200000300000ull, 0xa000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_LOCKED, -1, 0),
+		ORC_MMAP_FD(0x200000200000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MMAP_FD(0x200000204000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_MREMAP(0x200000204000ull, 0x2000ull, 0x2000ull, MREMAP_MAYMOVE|MREMAP_FIXED, 0x200000202000ull),
+		ORC_WRITE(0x200000205000ull, 1, 0x22ull),
+	};
+	(void)state;
+	RG_RUN(seq);
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +455,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_mincore_unprivileged_file),
 		cmocka_unit_test(test_regress_brk_mlock_limit),
 		cmocka_unit_test(test_regress_mremap_shrink_data_limit),
+		cmocka_unit_test(test_regress_mremap_source_merged_away),
 	};
 
 	orc_init(argc, argv);
