@@ -205,6 +205,20 @@ static bool matches_on_rerun(struct campaign *c, const struct orc_op *ops, size_
 	return false;
 }
 
+struct generate_ctx {
+	struct fz_env *env;
+	uint64_t seed;
+	struct orc_op *ops;
+	size_t n;
+};
+
+static void generate(void *ctx)
+{
+	struct generate_ctx *g = ctx;
+
+	fz_generate(g->env, g->seed, g->ops, g->n);
+}
+
 /* Run sequence i of the campaign. */
 static void one_sequence(struct campaign *c, uint64_t i, bool always_report)
 {
@@ -216,7 +230,14 @@ static void one_sequence(struct campaign *c, uint64_t i, bool always_report)
 	char fields[128], d[256];
 	int at;
 
-	fz_generate(&c->env, s, ops, n);
+	/* The generator runs its own model space: a panic there is a divergence too. */
+	if (!fz_guarded(generate, &(struct generate_ctx){ &c->env, s, ops, n }, d, sizeof(d))) {
+		c->divergences++;
+		printf("divergence %d: sequence %" PRIu64 " (seed %#" PRIx64 "): the library panicked while the "
+		       "generator's model ran it: %s\n",
+		       c->divergences, i, s, d);
+		return;
+	}
 	if (c->verbose) {
 		printf("sequence %" PRIu64 " (seed %#" PRIx64 "), %zu ops:\n", i, s, n);
 		c->env.opts.verbose = true;

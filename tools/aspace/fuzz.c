@@ -1217,6 +1217,7 @@ static void on_panic(const char *msg)
 	snprintf(panic_msg, sizeof(panic_msg), "%s", msg);
 	if (panic_jmp)
 		siglongjmp(*panic_jmp, 1);
+	fprintf(stderr, "aspace: %s\n", msg); /* unguarded: the library aborts after this */
 }
 
 void fz_panic_arm(void)
