@@ -589,8 +589,7 @@ static int mm_check_locked(struct as_mm *mm, char *buf, size_t len)
 		if (v->start < prev_end || v->end > mm->task_size)
 			return check_fail(buf, len, "region %#llx-%#llx out of bounds",
 					  (unsigned long long)v->start, (unsigned long long)v->end);
-		if (((f & VM_SHARED) && !(f & VM_MAYSHARE)) || ((f & VM_READ) && !(f & VM_MAYREAD)) ||
-		    ((f & VM_WRITE) && !(f & VM_MAYWRITE)) || ((f & VM_EXEC) && !(f & VM_MAYEXEC)))
+		if (!vma_rights_consistent(f))
 			return check_fail(buf, len, "region %#llx-%#llx has a right without its MAY bit",
 					  (unsigned long long)v->start, (unsigned long long)v->end);
 		if (v->mm != mm)

@@ -76,6 +76,13 @@
 #define VM_STICKY VM_MAYBE_GUARD
 
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+
+/* Every right a region has comes with its may-bit (and VM_SHARED with VM_MAYSHARE). */
+static inline bool vma_rights_consistent(uint64_t f)
+{
+	return !(((f & VM_SHARED) && !(f & VM_MAYSHARE)) || ((f & VM_READ) && !(f & VM_MAYREAD)) ||
+		 ((f & VM_WRITE) && !(f & VM_MAYWRITE)) || ((f & VM_EXEC) && !(f & VM_MAYEXEC)));
+}
 #define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
 #define VM_STARTGAP_FLAGS VM_GROWSDOWN
 

@@ -97,8 +97,14 @@ static void header_name(const struct orc_entry *e, char *buf, size_t len)
 		snprintf(buf, len, "%.*s", (int)(nl - p), p);
 }
 
-/* Insert one stand-in region. [W] held. */
-static int add_region(struct as_mm *mm, struct setup *s, const struct orc_entry *e, char *err, size_t errlen)
+/*
+ * Check (commit false) or insert (commit true) one stand-in region. The
+ * check pass sees every entry before any is inserted, so a bad block
+ * leaves the space as it was; *prev_end keeps the entries in address
+ * order without overlaps. [W] held.
+ */
+static int add_region(struct as_mm *mm, struct setup *s, const struct orc_entry *e, bool commit,
+		      uint64_t *prev_end, char *err, size_t errlen)
 {
 	char perms[8], name[4096], unknown[128] = "";
 	unsigned long long start, end, off, ino;
@@ -131,10 +137,18 @@ static int add_region(struct as_mm *mm, struct setup *s, const struct orc_entry 
 	flags = orc_vmflags_parse(vf, (size_t)(e->text + e->len - vf), unknown, sizeof(unknown));
 	(void)unknown; /* flags aspace has no bit for: the region keeps the rest */
 	if (end > mm->task_size || start >= end || (start | end) & (PAGE_SIZE - 1) ||
-	    vma_find_intersection(&mm->tree, start, end)) {
+	    vma_find_intersection(&mm->tree, start, end) || (!commit && start < *prev_end)) {
 		snprintf(err, errlen, "stand-in %llx-%llx out of bounds or overlapping", start, end);
 		return -1;
 	}
+	if (!vma_rights_consistent(flags)) {
+		snprintf(err, errlen, "stand-in %llx-%llx: VmFlags give a right without its may-bit (rd/mr, wr/mw, ex/me, sh/ms)",
+			 start, end);
+		return -1;
+	}
+	*prev_end = end;
+	if (!commit)
+		return 0;
 
 	if (strcmp(name, "[vdso]") == 0)
 		special = VMA_SPECIAL_VDSO;
@@ -203,8 +217,12 @@ int orc_space_standins(struct as_mm *mm, const char *smaps, char *err, size_t er
 		return -1;
 	}
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	for (size_t i = 0; i < nents && rc == 0; i++)
-		rc = add_region(mm, &s, &ents[i], err, errlen);
+	for (int commit = 0; commit < 2 && rc == 0; commit++) {
+		uint64_t prev_end = 0;
+
+		for (size_t i = 0; i < nents && rc == 0; i++)
+			rc = add_region(mm, &s, &ents[i], commit, &prev_end, err, errlen);
+	}
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	setup_done(&s);
 	free(ents);
