@@ -19,6 +19,7 @@
  * for a thread that is itself waiting for a lock, and skips its own handles.
  */
 #include "../fault/fault.h"
+#include "../file/file.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -28,11 +29,18 @@
 
 #define TLB_ENTRIES 256
 #define TLB_IDLE UINT64_MAX
+/*
+ * In `rights`: the page lies in a region of a file. A page cache may change
+ * under such an entry from another space (writeback cleaning the page, a
+ * truncation): a hit on it first checks that this space has caught up with
+ * the caches (file_sync_pending), else it takes the slow path, which does.
+ */
+#define TE_FILE (1u << 8)
 
 struct tlb_entry {
 	uint64_t vpn_tag;   /* page number + 1; 0 = empty */
 	uint8_t *host;      /* host address of the page */
-	unsigned rights;    /* FAULT_READ | FAULT_WRITE | FAULT_EXEC allowed without a fault */
+	unsigned rights;    /* FAULT_READ | FAULT_WRITE | FAULT_EXEC allowed without a fault; TE_FILE */
 };
 
 struct as_tlb {
@@ -149,6 +157,7 @@ static int tlb_fill(struct as_tlb *t, uint64_t addr, unsigned access, void **hos
 	 * waited for this thread, so the walk is retried (a seqlock).
 	 */
 	tlb_thread_quiesce();
+	file_sync_mm_unlocked(mm); /* a page cache changed: drop or clean this space's entries first */
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	for (;;) {
 		gen = atomic_load_explicit(&mm->tlb_gen, memory_order_seq_cst);
@@ -167,9 +176,11 @@ static int tlb_fill(struct as_tlb *t, uint64_t addr, unsigned access, void **hos
 
 		/* Entries belong to the generation the handle has seen. */
 		if (gen == t->gen && pte_present(e)) {
+			const struct vm_area *v = vma_lookup(&mm->tree, addr);
+
 			te->vpn_tag = (addr >> PAGE_SHIFT) + 1;
 			te->host = p - (addr & ~PAGE_MASK);
-			te->rights = pte_rights(e);
+			te->rights = pte_rights(e) | (v && v->file && v->file->cache ? TE_FILE : 0);
 		}
 		*host = p;
 	}
@@ -196,7 +207,8 @@ int as_tlb_translate(struct as_tlb *t, uint64_t addr, int prot, void **host, str
 	}
 	atomic_store_explicit(&t->quiescent, gen, memory_order_release);
 	te = &t->e[(addr >> PAGE_SHIFT) % TLB_ENTRIES];
-	if (AS_LIKELY(te->vpn_tag == (addr >> PAGE_SHIFT) + 1 && (te->rights & access))) {
+	if (AS_LIKELY(te->vpn_tag == (addr >> PAGE_SHIFT) + 1 && (te->rights & access)) &&
+	    !(AS_UNLIKELY(te->rights & TE_FILE) && file_sync_pending(t->mm))) {
 		*host = te->host + (addr & ~PAGE_MASK);
 		return 0;
 	}

@@ -425,6 +425,59 @@ static void test_two_spaces_share_frames(void **state)
 	as_machine_free(m);
 }
 
+/*
+ * msync(MS_SYNC) in one space cleans the page in every space: a TLB entry
+ * another space holds for writing it is not used again without that space
+ * catching up, so its next write faults (write-notify), as Linux's
+ * folio_mkclean makes it. Its entries of pages that stayed dirty still hit.
+ */
+static void test_msync_cleans_tlb_of_other_space(void **state)
+{
+	struct as_machine *m = t_machine_new(64);
+	int fd = make_file("f", 4, O_RDWR);
+	struct as_mm_counters c0, c1;
+	struct as_mm *x, *y;
+	struct as_tlb *t;
+	void *p;
+	long a, b;
+
+	(void)state;
+	assert_int_equal(as_mm_new(m, &x), 0);
+	assert_int_equal(as_mm_new(m, &y), 0);
+	a = map(x, 0, PG(4), RW, MAP_SHARED, fd, 0);
+	b = map(y, 0, PG(4), RW, MAP_SHARED, fd, 0);
+	assert_int_equal(as_tlb_new(x, &t), 0);
+	assert_int_equal(as_tlb_translate(t, (uint64_t)a, PROT_WRITE, &p, NULL), 0);
+	*(char *)p = 'X';
+	assert_int_equal(as_tlb_translate(t, (uint64_t)a + PG(3), PROT_WRITE, &p, NULL), 0);
+	as_tlb_release(t);
+	counters(x, &c0);
+	/* a hit: no fault */
+	assert_int_equal(as_tlb_translate(t, (uint64_t)a, PROT_WRITE, &p, NULL), 0);
+	as_tlb_release(t);
+	counters(x, &c1);
+	assert_int_equal(c1.min_flt, c0.min_flt);
+	/* y writes back page 0 only */
+	assert_int_equal(as_syscall(y, SYS_msync, (uint64_t)b, PG(1), MS_SYNC, 0, 0, 0), 0);
+	assert_int_equal(as_tlb_translate(t, (uint64_t)a, PROT_WRITE, &p, NULL), 0);
+	assert_int_equal(*(char *)p, 'X');
+	as_tlb_release(t);
+	counters(x, &c0);
+	assert_int_equal(c0.min_flt, c1.min_flt + 1);
+	/* page 3 stayed dirty: still writable, no fault */
+	assert_int_equal(as_tlb_translate(t, (uint64_t)a + PG(3), PROT_WRITE, &p, NULL), 0);
+	as_tlb_release(t);
+	counters(x, &c1);
+	assert_int_equal(c1.min_flt, c0.min_flt);
+	assert_file_ok(m);
+	as_tlb_free(t);
+	as_mm_put(x);
+	as_mm_put(y);
+	close(fd);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 /* Shared memory stays shared across fork: files and shmem objects; private copies don't. */
 static void test_fork_shared(void **state)
 {
@@ -780,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_mmap_errors),
 		cmocka_unit_test(test_two_spaces_share_frames),
+		cmocka_unit_test(test_msync_cleans_tlb_of_other_space),
 		cmocka_unit_test(test_fork_shared),
 		cmocka_unit_test(test_shmem_objects),
 		cmocka_unit_test(test_memfd),
