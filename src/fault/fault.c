@@ -128,6 +128,8 @@ static pfn_t new_anon_page(struct as_mm *mm, struct vm_area *v, uint64_t addr, p
 	/* Droppable memory is never swap-backed: its pages are lazily freeable from the start. */
 	pg->flags |= PG_ANON_EXCLUSIVE | ((v->flags & VM_DROPPABLE) ? 0 : PG_SWAPBACKED);
 	pg->owner = (uintptr_t)__atomic_load_n(&v->anon, __ATOMIC_ACQUIRE);
+	/* To the LRU through a per-CPU batch: the mlock batch for a locked region. */
+	machine_lru_add(mm->m, pfn, (v->flags & VM_LOCKED) && !vma_is_special(v->flags));
 	pg->index = (uint32_t)(addr >> PAGE_SHIFT);
 	return pfn;
 }
@@ -210,6 +212,19 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	}
 	if (!from_zero) {
 		oflags = __atomic_load_n(&opg->flags, __ATOMIC_RELAXED); /* others change them atomically */
+		/*
+		 * wp_can_reuse_anon_folio: a page shared by at most three
+		 * references (a per-CPU batch holds one) that is not on the LRU
+		 * yet makes the fault drain the LRU batches before it decides
+		 * (lru_add_drain); then only a page nothing else holds is reused.
+		 */
+		if ((oflags & (PG_ANON | PG_ANON_EXCLUSIVE)) == PG_ANON && machine_page_off_lru(m, opg) &&
+		    atomic_load_explicit(&opg->refcount, memory_order_acquire) +
+				    ((oflags & PG_LRU_ADD) && !(oflags & PG_MLOCK_NEW) ? 1 : 0) <= 3) {
+			pthread_mutex_unlock(&mm->pt_lock);
+			machine_lazyfree_drain(m);
+			return FAULT_DONE; /* the access tries again, the page now on the LRU */
+		}
 		if ((oflags & PG_ANON) && ((oflags & PG_ANON_EXCLUSIVE) ||
 					   atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {
 			__atomic_fetch_or(&opg->flags, PG_ANON_EXCLUSIVE, __ATOMIC_RELAXED);

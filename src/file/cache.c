@@ -449,6 +449,9 @@ static int cache_add_locked(struct file_cache *c, uint64_t pgoff, pfn_t *out, in
 		return rc;
 	}
 	c->nr_pages++;
+	/* A new shmem folio joins the LRU through the lru_add batch (a host file's are the host's). */
+	if (!c->host)
+		machine_lru_add(m, pfn, false);
 	*out = pfn;
 	return 0;
 }

@@ -307,16 +307,29 @@ static void lazyfree_drain_locked(struct as_machine *m)
 	m->lazy_count = 0;
 }
 
-/* Move the munlock batch: its pages are evictable again. Caller holds lazy_lock. */
+/* An mlock batch entry of a new page (mlock_new), not a munlock. */
+#define MLOCK_NEW_TAG (1u << 31)
+
+/*
+ * Move the mlock batch: munlocked pages are evictable again, new pages of
+ * locked regions join the (unevictable) LRU. Caller holds lazy_lock.
+ */
 static void munlock_drain_locked(struct as_machine *m)
 {
 	for (unsigned i = 0; i < m->munlock_count; i++) {
-		pfn_t pfn = m->munlock_batch[i];
+		pfn_t pfn = m->munlock_batch[i] & ~MLOCK_NEW_TAG;
+		uint32_t clear = (m->munlock_batch[i] & MLOCK_NEW_TAG) ? PG_MLOCK_NEW : PG_MLOCKED;
 
-		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~(uint32_t)PG_MLOCKED, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~clear, __ATOMIC_RELAXED);
 		frame_put(m, pfn);
 	}
 	m->munlock_count = 0;
+}
+
+/* Move the lru_add batch: every page in it is on the LRU now. Caller holds lazy_lock. */
+static void lru_add_drain_locked(struct as_machine *m)
+{
+	m->lru_add_done = m->lru_add_seq;
 }
 
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
@@ -339,9 +352,54 @@ void machine_munlock_add(struct as_machine *m, pfn_t pfn)
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
+void machine_lru_add(struct as_machine *m, pfn_t pfn, bool locked)
+{
+	struct page *pg = frame_page(m, pfn);
+
+	pthread_mutex_lock(&m->lazy_lock);
+	if (locked) {
+		frame_get(m, pfn);
+		__atomic_fetch_or(&pg->flags, PG_MLOCKED | PG_MLOCK_NEW, __ATOMIC_RELAXED);
+		m->munlock_batch[m->munlock_count++] = pfn | MLOCK_NEW_TAG;
+		if (m->munlock_count == LAZYFREE_BATCH)
+			munlock_drain_locked(m);
+	} else {
+		if (pg->flags & PG_ANON) {
+			pg->prev = m->lru_add_seq;
+			__atomic_fetch_or(&pg->flags, PG_LRU_ADD, __ATOMIC_RELAXED);
+		}
+		if (++m->lru_add_seq - m->lru_add_done == LAZYFREE_BATCH)
+			lru_add_drain_locked(m);
+	}
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
+void machine_lru_add_flush(struct as_machine *m)
+{
+	pthread_mutex_lock(&m->lazy_lock);
+	lru_add_drain_locked(m);
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
+bool machine_page_off_lru(struct as_machine *m, const struct page *pg)
+{
+	uint32_t flags = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
+	bool off;
+
+	if (flags & PG_MLOCK_NEW)
+		return true;
+	if (!(flags & PG_LRU_ADD))
+		return false;
+	pthread_mutex_lock(&m->lazy_lock);
+	off = (uint32_t)(pg->prev - m->lru_add_done) < (uint32_t)(m->lru_add_seq - m->lru_add_done);
+	pthread_mutex_unlock(&m->lazy_lock);
+	return off;
+}
+
 void machine_lazyfree_drain(struct as_machine *m)
 {
 	pthread_mutex_lock(&m->lazy_lock);
+	lru_add_drain_locked(m);
 	lazyfree_drain_locked(m);
 	munlock_drain_locked(m); /* lru_add_drain drains the mlock batch too */
 	pthread_mutex_unlock(&m->lazy_lock);

@@ -100,6 +100,9 @@ enum {
 	PG_HOSTMAP = 1u << 17,   /* the frame's slot holds a shared host mapping of a file page
 	                            (file/); freeing the frame puts anonymous memory back */
 	PG_ACTIVE = 1u << 18,    /* on the active LRU list (page_mark_accessed's second touch) */
+	PG_LRU_ADD = 1u << 19,   /* anon page added to the lru_add batch; `prev` holds its place
+	                            (machine_lru_add): off the LRU while that batch holds it */
+	PG_MLOCK_NEW = 1u << 20, /* new page of a locked region in the mlock batch: off the LRU */
 };
 #define PG_KIND_MASK (PG_SLAB | PG_PGTABLE | PG_ANON | PG_FILE | PG_SHMEM | PG_RESERVED)
 #define PG_ORDER_SHIFT 24
@@ -181,6 +184,15 @@ struct as_machine {
 	 */
 	pfn_t munlock_batch[LAZYFREE_BATCH];
 	unsigned munlock_count;
+	/*
+	 * Linux's per-CPU lru_add folio batch, counted rather than held: new
+	 * pages join it (lru_add_seq counts them; an anon page keeps its number
+	 * in `prev`) and are off the LRU until it drains or fills up (31), when
+	 * lru_add_done catches up. Only whether a page is still in it is
+	 * needed (a copy-on-write fault drains a page not yet on the LRU).
+	 * Mod 2^32. [lazy_lock]
+	 */
+	uint32_t lru_add_seq, lru_add_done;
 
 	pthread_mutex_t zone_lock;
 	uint32_t free_head[NR_ORDERS]; /* [Z] free lists, PFN_NONE-terminated */
@@ -362,6 +374,17 @@ void machine_lazyfree_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 void machine_lazyfree_drain(struct as_machine *m) AS_INTERNAL;
 /* A page leaves a locked region: it is munlocked when the batches next drain. */
 void machine_munlock_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
+/*
+ * A new page joins the LRU through a per-CPU batch (folio_add_lru_vma):
+ * a page of a locked region through the mlock batch (mlock_new_folio: it is
+ * mlocked at once, PG_MLOCK_NEW until the batch moves), any other through
+ * the lru_add batch (PG_LRU_ADD; shmem pages are only counted).
+ */
+void machine_lru_add(struct as_machine *m, pfn_t pfn, bool locked) AS_INTERNAL;
+/* Move the lru_add batch alone, as when it fills up (for the oracle: folios the harness adds). */
+void machine_lru_add_flush(struct as_machine *m) AS_INTERNAL;
+/* Is pg still in a per-CPU batch, off the LRU (!folio_test_lru)? */
+bool machine_page_off_lru(struct as_machine *m, const struct page *pg) AS_INTERNAL;
 
 /* Return this thread's cached frames to the buddy lists. */
 void frame_tcache_flush(struct as_machine *m) AS_INTERNAL;

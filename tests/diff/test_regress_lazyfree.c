@@ -58,6 +58,66 @@ static void test_regress_lazyfree_msync_clean_no_drain(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * A copy-on-write fault on a page not yet on the LRU (new in a locked
+ * region: in the mlock batch) drains the LRU batches before deciding
+ * whether to reuse it (wp_can_reuse_anon_folio): the MADV_FREE'd page of
+ * the other region becomes LazyFree (seed 1711 --unprivileged; here
+ * mincore writes its vector into the page the fork shared).
+ */
+static void test_regress_lazyfree_cow_off_lru_drains(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000040000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_WRITE(0x200000041ffaull, 1, 3),
+		ORC_MLOCK2(0x200000040000ull, 0x1000ull, MLOCK_ONFAULT),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_FREE),
+		ORC_READ(0x200000040000ull, 1),
+		ORC_FORK(),
+		ORC_MINCORE(0x200000040000ull, 0x1000ull, 0x200000040ff4ull),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_NORMAL),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
+/*
+ * The same with a page that joined the lru_add batch (no lock): the
+ * oracle's fork floods that batch (64 stack pages of the harness are
+ * copied), so the page is on the LRU by the write: no drain.
+ */
+static void test_lazyfree_cow_after_fork_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000040000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_WRITE(0x200000041000ull, 1, 3),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_FREE),
+		ORC_WRITE(0x200000040000ull, 1, 4),
+		ORC_FORK(),
+		ORC_WRITE(0x200000040000ull, 1, 5),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_NORMAL),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
+/* Shared by three, the page is not even looked at: no drain */
+static void test_lazyfree_cow_three_sharers_no_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000040000ull, 0x2000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_WRITE(0x200000041000ull, 1, 3),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_FREE),
+		ORC_WRITE(0x200000040000ull, 1, 4),
+		ORC_FORK(),
+		ORC_FORK(),
+		ORC_WRITE(0x200000040000ull, 1, 5),
+		ORC_MADVISE(0x200000041000ull, 0x1000ull, MADV_NORMAL),
+	};
+	(void)state;
+	RG_RUN(seq);
+}
+
 /* mremap shrinking another region: LazyFree kernel 0, aspace 4 kB */
 static void test_regress_lazyfree_mremap_no_drain(void **state)
 {
@@ -209,6 +269,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_munmap_file_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_msync_drains),
 		cmocka_unit_test(test_regress_lazyfree_msync_clean_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_cow_off_lru_drains),
+		cmocka_unit_test(test_lazyfree_cow_after_fork_no_drain),
+		cmocka_unit_test(test_lazyfree_cow_three_sharers_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_mremap_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_ftruncate_drains),
 		cmocka_unit_test(test_regress_lazyfree_mlock2_drains),

@@ -931,6 +931,46 @@ static uint64_t smaps_kb(struct as_mm *mm, uint64_t start, const char *name)
 	return kb;
 }
 
+/*
+ * A copy-on-write fault on a page still in a per-CPU batch (not on the
+ * LRU yet) drains the batches first, when at most three references hold
+ * the page (wp_can_reuse_anon_folio): the other region's MADV_FREE'd page
+ * becomes LazyFree. Filling the lru_add batch (31 new pages) moves the
+ * page to the LRU first, and a page three spaces share is not looked at.
+ */
+static void test_cow_off_lru_drains(void **state)
+{
+	struct as_machine *m = t_machine_new(32);
+	struct as_mm *mm = new_space(m), *child, *child2;
+	uint64_t b = map_at(mm, BASE + 64 * PG, 40 * PG, RW, 0);
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		uint64_t a = map_at(mm, BASE + (uint64_t)round * 4 * PG, 2 * PG, RW, 0);
+
+		touch(mm, a + PG, PG);
+		assert_int_equal(sc(mm, SYS_madvise, a + PG, PG, MADV_FREE), 0); /* drains, then batches */
+		assert_int_equal(sc(mm, SYS_madvise, a, PG, MADV_DONTNEED), 0);
+		touch(mm, a, PG); /* a new page: in the lru_add batch */
+		if (round == 1)
+			touch(mm, b, 40 * PG); /* 40 more new pages: the batch fills and moves */
+		assert_int_equal(as_mm_fork(mm, &child), 0);
+		if (round == 2)
+			assert_int_equal(as_mm_fork(mm, &child2), 0);
+		assert_int_equal(smaps_kb(mm, a, "LazyFree:"), 0);
+		touch(mm, a, PG); /* copy-on-write */
+		assert_int_equal(smaps_kb(mm, a, "LazyFree:"), round == 0 ? 4 : 0);
+		as_mm_put(child);
+		if (round == 2)
+			as_mm_put(child2);
+		as_machine_drain(m);
+		assert_int_equal(sc(mm, SYS_madvise, b, 40 * PG, MADV_DONTNEED), 0);
+	}
+	as_mm_put(mm);
+	t_assert_machine_clean(m);
+	as_machine_free(m);
+}
+
 /* No swap: PAGEOUT drops only pages MADV_FREE made lazily freeable; COLD clears the referenced state. */
 static void test_madvise_pageout_cold(void **state)
 {
@@ -1281,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_madvise_guard_sticky),
 		cmocka_unit_test(test_madvise_locked_and_dontneed),
 		cmocka_unit_test(test_madvise_free),
+		cmocka_unit_test(test_cow_off_lru_drains),
 		cmocka_unit_test(test_madvise_pageout_cold),
 		cmocka_unit_test(test_droppable),
 		cmocka_unit_test(test_madvise_populate),

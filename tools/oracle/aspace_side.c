@@ -487,6 +487,14 @@ static void run_proc_op(struct procs *p, const struct orc_op *op, struct orc_rec
 		if (r->ret == 0) {
 			p->mm[p->n] = child;
 			r->ret = p->n++;
+			/*
+			 * After a fork both kernel processes write-fault their
+			 * harness stack (retouch_stack, 64 pages): that many new
+			 * folios fill the lru_add batch, so the sequence's new
+			 * pages are on the LRU by the next op. The stand-ins hold
+			 * no pages: move aspace's batch instead.
+			 */
+			machine_lru_add_flush(child->m);
 		}
 		return;
 	}
