@@ -195,6 +195,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	struct page *opg = frame_page(m, old);
 	bool from_zero = orig & PTE_SPECIAL;
 	enum fault_result r;
+	bool drained = false;
 	uint32_t oflags;
 	pte_t *ptep;
 
@@ -204,6 +205,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	 * copy (a sharer's copy-on-write or exit may drop every other
 	 * reference meanwhile).
 	 */
+again:
 	pthread_mutex_lock(&mm->pt_lock);
 	ptep = pgtable_walk(&mm->pt, addr);
 	if (!ptep || __atomic_load_n(ptep, __ATOMIC_RELAXED) != orig) {
@@ -218,12 +220,13 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 		 * yet makes the fault drain the LRU batches before it decides
 		 * (lru_add_drain); then only a page nothing else holds is reused.
 		 */
-		if ((oflags & (PG_ANON | PG_ANON_EXCLUSIVE)) == PG_ANON && machine_page_off_lru(m, opg) &&
+		if (!drained && (oflags & (PG_ANON | PG_ANON_EXCLUSIVE)) == PG_ANON && machine_page_off_lru(m, opg) &&
 		    atomic_load_explicit(&opg->refcount, memory_order_acquire) +
 				    ((oflags & PG_LRU_ADD) && !(oflags & PG_MLOCK_NEW) ? 1 : 0) <= 3) {
 			pthread_mutex_unlock(&mm->pt_lock);
 			machine_lazyfree_drain(m);
-			return FAULT_DONE; /* the access tries again, the page now on the LRU */
+			drained = true;
+			goto again; /* the page is on the LRU now: decide again */
 		}
 		if ((oflags & PG_ANON) && ((oflags & PG_ANON_EXCLUSIVE) ||
 					   atomic_load_explicit(&opg->refcount, memory_order_acquire) == 1)) {

@@ -101,6 +101,29 @@ static void test_lazyfree_cow_after_fork_no_drain(void **state)
 	RG_RUN(seq);
 }
 
+/*
+ * mlock's write populate after a fork: each copy-on-write fault of a page
+ * still in the mlock batch drains, then copies (seeds 1811, 1816: aspace
+ * lost the copy after its drain: minflt 1 / 2)
+ */
+static void test_regress_lazyfree_mlock_populate_cow_after_drain(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000034000ull, 0x400000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCK(0x200000034000ull, 0x4007f2ull),
+		ORC_WRITE(0x200000335000ull, 1, 0xa2ull),
+		ORC_FORK(),
+		ORC_MLOCK(0x200000334000ull, 0x2000ull),
+		ORC_MMAP_FD(0x7fffffffe000ull, 0x1000ull, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCKALL(MCL_CURRENT|MCL_ONFAULT),
+		ORC_READ(ORC_REF(5, 0x981), 1),
+		ORC_FORK(),
+		ORC_MLOCK(ORC_REF(5, 0), 0x1000ull),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 /* Shared by three, the page is not even looked at: no drain */
 static void test_lazyfree_cow_three_sharers_no_drain(void **state)
 {
@@ -272,6 +295,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_cow_off_lru_drains),
 		cmocka_unit_test(test_lazyfree_cow_after_fork_no_drain),
 		cmocka_unit_test(test_lazyfree_cow_three_sharers_no_drain),
+		cmocka_unit_test(test_regress_lazyfree_mlock_populate_cow_after_drain),
 		cmocka_unit_test(test_regress_lazyfree_mremap_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_ftruncate_drains),
 		cmocka_unit_test(test_regress_lazyfree_mlock2_drains),
