@@ -450,6 +450,27 @@ static void test_regress_exit_munlock_batched(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * Shared anonymous memory moved by mremap in a child whose parent exited,
+ * then populated by mlock: one fault per page (57). Seed 1915
+ * --unprivileged showed the kernel counting 56 inside `aspace diff`'s
+ * campaign environment; here, alone, it counts 57 (an open question,
+ * docs/DIFF.md).
+ */
+static void test_shmem_mlock_after_exit(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0, 0x200000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_SHARED|MAP_ANONYMOUS, -1, 0),
+		ORC_FORK(),
+		ORC_MREMAP(ORC_REF(0, 0), 0x144000ull, 0x14c000ull, MREMAP_MAYMOVE, 0),
+		ORC_EXIT(1),
+		ORC_MREMAP(ORC_REF(0, 0), 0x144000ull, 0x147000ull, MREMAP_MAYMOVE, 0),
+		ORC_MLOCK(ORC_REF(4, 0xd5000), 0x39000ull),
+	};
+	(void)state;
+	RG_RUN_NOBODY(seq);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +500,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_mremap_shrink_data_limit),
 		cmocka_unit_test(test_regress_mremap_source_merged_away),
 		cmocka_unit_test(test_regress_exit_munlock_batched),
+		cmocka_unit_test(test_shmem_mlock_after_exit),
 	};
 
 	orc_init(argc, argv);
