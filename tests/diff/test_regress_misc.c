@@ -450,25 +450,48 @@ static void test_regress_exit_munlock_batched(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
-/*
- * Shared anonymous memory moved by mremap in a child whose parent exited,
- * then populated by mlock: one fault per page (57). Seed 1915
- * --unprivileged showed the kernel counting 56 inside `aspace diff`'s
- * campaign environment; here, alone, it counts 57 (an open question,
- * docs/DIFF.md).
- */
-static void test_shmem_mlock_after_exit(void **state)
+/* mlock populating shared anonymous memory: one minor fault per page, after a fork too */
+static void test_shmem_mlock_populate_after_fork(void **state)
 {
-	static const struct orc_op seq[] = {
-		ORC_MMAP_FD(0, 0x200000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_SHARED|MAP_ANONYMOUS, -1, 0),
+	static const struct orc_op plain[] = {
+		ORC_MMAP_FD(0x7ffff7ccf000ull, 0x100000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
+	};
+	static const struct orc_op parent[] = {
+		ORC_MMAP_FD(0x7ffff7ccf000ull, 0x100000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
 		ORC_FORK(),
-		ORC_MREMAP(ORC_REF(0, 0), 0x144000ull, 0x14c000ull, MREMAP_MAYMOVE, 0),
-		ORC_EXIT(1),
-		ORC_MREMAP(ORC_REF(0, 0), 0x144000ull, 0x147000ull, MREMAP_MAYMOVE, 0),
-		ORC_MLOCK(ORC_REF(4, 0xd5000), 0x39000ull),
+		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
+	};
+	static const struct orc_op child[] = {
+		ORC_MMAP_FD(0x7ffff7ccf000ull, 0x100000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_FORK(),
+		ORC_SWITCH(1),
+		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
 	};
 	(void)state;
-	RG_RUN_NOBODY(seq);
+	RG_RUN(plain);
+	RG_RUN(parent);
+	RG_RUN(child);
+}
+
+/*
+ * The same in the child once its parent exited: the kernel counts one
+ * minor fault fewer (255 of 256 pages; seed 2009, and seed 1915
+ * --unprivileged with mremap: 56 of 57), aspace one per page. A plain
+ * program doing the same counts 256 on this kernel; the oracle's exit
+ * (the exiting process reports, then exits while the next op runs) is
+ * likely involved. Known: tests/diff/known.h.
+ */
+static void test_regress_shmem_mlock_after_parent_exit(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x7ffff7ccf000ull, 0x100000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
+		ORC_FORK(),
+		ORC_EXIT(1),
+		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
+	};
+	(void)state;
+	RG_RUN(seq);
 }
 
 int main(int argc, char **argv)
@@ -500,7 +523,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_mremap_shrink_data_limit),
 		cmocka_unit_test(test_regress_mremap_source_merged_away),
 		cmocka_unit_test(test_regress_exit_munlock_batched),
-		cmocka_unit_test(test_shmem_mlock_after_exit),
+		cmocka_unit_test(test_shmem_mlock_populate_after_fork),
+		cmocka_unit_test(test_regress_shmem_mlock_after_parent_exit),
 	};
 
 	orc_init(argc, argv);
