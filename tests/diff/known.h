@@ -16,7 +16,6 @@ struct known_divergence {
 };
 
 static const struct known_divergence known_divergences[] = {
-	{ "test_regress_shmem_mlock_after_parent_exit", "mlock populate of shmem in a child after its parent's exit: one minor fault fewer on the kernel" },
 	{ NULL, NULL } /* the end (the list may be empty) */
 };
 

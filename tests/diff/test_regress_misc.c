@@ -474,26 +474,6 @@ static void test_shmem_mlock_populate_after_fork(void **state)
 	RG_RUN(child);
 }
 
-/*
- * The same in the child once its parent exited: the kernel counts one
- * minor fault fewer (255 of 256 pages; seed 2009, and seed 1915
- * --unprivileged with mremap: 56 of 57), aspace one per page. A plain
- * program doing the same counts 256 on this kernel; the oracle's exit
- * (the exiting process reports, then exits while the next op runs) is
- * likely involved. Known: tests/diff/known.h.
- */
-static void test_regress_shmem_mlock_after_parent_exit(void **state)
-{
-	static const struct orc_op seq[] = {
-		ORC_MMAP_FD(0x7ffff7ccf000ull, 0x100000ull, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED|MAP_ANONYMOUS, -1, 0),
-		ORC_FORK(),
-		ORC_EXIT(1),
-		ORC_MLOCK(ORC_REF(0, 0), 0x100000ull),
-	};
-	(void)state;
-	RG_RUN(seq);
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,7 +504,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_mremap_source_merged_away),
 		cmocka_unit_test(test_regress_exit_munlock_batched),
 		cmocka_unit_test(test_shmem_mlock_populate_after_fork),
-		cmocka_unit_test(test_regress_shmem_mlock_after_parent_exit),
 	};
 
 	orc_init(argc, argv);
