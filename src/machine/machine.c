@@ -332,6 +332,29 @@ static void lru_add_drain_locked(struct as_machine *m)
 	m->lru_add_done = m->lru_add_seq;
 }
 
+/* Move the deactivate batch: its pages go to the inactive list, unreferenced. Caller holds lazy_lock. */
+static void deact_drain_locked(struct as_machine *m)
+{
+	for (unsigned i = 0; i < m->deact_count; i++) {
+		pfn_t pfn = m->deact_batch[i];
+
+		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~(uint32_t)(PG_ACTIVE | PG_REFERENCED),
+				   __ATOMIC_RELAXED);
+		frame_put(m, pfn);
+	}
+	m->deact_count = 0;
+}
+
+void machine_deactivate_add(struct as_machine *m, pfn_t pfn)
+{
+	pthread_mutex_lock(&m->lazy_lock);
+	frame_get(m, pfn);
+	m->deact_batch[m->deact_count++] = pfn;
+	if (m->deact_count == LAZYFREE_BATCH)
+		deact_drain_locked(m);
+	pthread_mutex_unlock(&m->lazy_lock);
+}
+
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
 {
 	pthread_mutex_lock(&m->lazy_lock);
@@ -400,6 +423,7 @@ void machine_lazyfree_drain(struct as_machine *m)
 {
 	pthread_mutex_lock(&m->lazy_lock);
 	lru_add_drain_locked(m);
+	deact_drain_locked(m);
 	lazyfree_drain_locked(m);
 	munlock_drain_locked(m); /* lru_add_drain drains the mlock batch too */
 	pthread_mutex_unlock(&m->lazy_lock);

@@ -185,6 +185,13 @@ struct as_machine {
 	pfn_t munlock_batch[LAZYFREE_BATCH];
 	unsigned munlock_count;
 	/*
+	 * Active pages MADV_COLD deactivates (Linux's per-CPU lru_deactivate
+	 * batch): PG_ACTIVE and PG_REFERENCED go when it moves. Each holds a
+	 * reference. [lazy_lock]
+	 */
+	pfn_t deact_batch[LAZYFREE_BATCH];
+	unsigned deact_count;
+	/*
 	 * Linux's per-CPU lru_add folio batch, counted rather than held: new
 	 * pages join it (lru_add_seq counts them; an anon page keeps its number
 	 * in `prev`) and are off the LRU until it drains or fills up (31), when
@@ -372,6 +379,8 @@ bool machine_alloc_should_fail(struct as_machine *m) AS_INTERNAL;
  */
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 void machine_lazyfree_drain(struct as_machine *m) AS_INTERNAL;
+/* folio_deactivate of an active page: inactive and unreferenced when the batches next move. */
+void machine_deactivate_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 /* A page leaves a locked region: it is munlocked when the batches next drain. */
 void machine_munlock_add(struct as_machine *m, pfn_t pfn) AS_INTERNAL;
 /*

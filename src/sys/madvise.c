@@ -294,8 +294,14 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 	case MADV_COLD:
 		if (mapcount != 1)
 			return 0;
-		/* folio_deactivate: to the inactive list, unreferenced. */
-		page_clear_flags(pg, PG_REFERENCED | PG_ACTIVE);
+		/*
+		 * Unreferenced at once; an active page goes to the inactive list
+		 * through the deactivate batch (folio_deactivate), which clears
+		 * PG_referenced again as it moves: a touch meanwhile is undone.
+		 */
+		page_clear_flags(pg, PG_REFERENCED);
+		if (pg->flags & PG_ACTIVE)
+			machine_deactivate_add(g->mm->m, pte_pfn(e));
 		if (e & PTE_A) {
 			pgtable_set(&g->mm->pt, ptep, e & ~PTE_A);
 			g->changed = true;
@@ -315,6 +321,9 @@ static int age_leaf(void *ctx, uint64_t va, pte_t *ptep)
 		/* The TLBs were shot down before this pass. */
 		if (pg->flags & PG_ANON) {
 			page_clear_flags(pg, PG_REFERENCED);
+			/* No swap: reclaim keeps a swap-backed page and activates it (activate_locked). */
+			if (pg->flags & PG_SWAPBACKED)
+				__atomic_fetch_or(&pg->flags, PG_ACTIVE, __ATOMIC_RELAXED);
 			/* A lazily freeable page goes if clean; a droppable one goes dirty or not. */
 			if (!(pg->flags & PG_SWAPBACKED) &&
 			    (g->droppable || (!(pg->flags & PG_DIRTY) && !(e & PTE_D))))

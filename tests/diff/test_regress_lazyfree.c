@@ -124,6 +124,26 @@ static void test_regress_lazyfree_mlock_populate_cow_after_drain(void **state)
 	RG_RUN_NOBODY(seq);
 }
 
+/*
+ * PAGEOUT keeps a swap-backed page (no swap) and activates it; COLD then
+ * deactivates it through the deactivate batch, which clears
+ * PG_referenced again when it moves: MADV_POPULATE_WRITE's touch of the
+ * page before its own drain is undone (Referenced 8 / 12 kB; seed 2215)
+ */
+static void test_regress_cold_deactivate_batched(void **state)
+{
+	static const struct orc_op seq[] = {
+		ORC_MMAP_FD(0x200000040000ull, 0x4000ull, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0),
+		ORC_READ(0x200000043ff6ull, 1),
+		ORC_MADVISE(0x200000040000ull, 0x4000ull, MADV_PAGEOUT),
+		ORC_MADVISE(0x200000041000ull, 0x3000ull, MADV_COLD),
+		ORC_MADVISE(0x200000041000ull, 0x3000ull, MADV_POPULATE_WRITE),
+	};
+	(void)state;
+	RG_RUN(seq);
+	RG_RUN_NOBODY(seq);
+}
+
 /* Shared by three, the page is not even looked at: no drain */
 static void test_lazyfree_cow_three_sharers_no_drain(void **state)
 {
@@ -295,6 +315,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_regress_lazyfree_cow_off_lru_drains),
 		cmocka_unit_test(test_lazyfree_cow_after_fork_no_drain),
 		cmocka_unit_test(test_lazyfree_cow_three_sharers_no_drain),
+		cmocka_unit_test(test_regress_cold_deactivate_batched),
 		cmocka_unit_test(test_regress_lazyfree_mlock_populate_cow_after_drain),
 		cmocka_unit_test(test_regress_lazyfree_mremap_no_drain),
 		cmocka_unit_test(test_regress_lazyfree_ftruncate_drains),
