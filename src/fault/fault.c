@@ -197,6 +197,7 @@ static enum fault_result do_wp_page(struct as_mm *mm, struct vm_area *v, uint64_
 	enum fault_result r;
 	bool drained = false;
 	uint32_t oflags;
+	int32_t ref;
 	pte_t *ptep;
 
 	/*
@@ -220,9 +221,9 @@ again:
 		 * yet makes the fault drain the LRU batches before it decides
 		 * (lru_add_drain); then only a page nothing else holds is reused.
 		 */
-		if (!drained && (oflags & (PG_ANON | PG_ANON_EXCLUSIVE)) == PG_ANON && machine_page_off_lru(m, opg) &&
-		    atomic_load_explicit(&opg->refcount, memory_order_acquire) +
-				    ((oflags & PG_LRU_ADD) && !(oflags & PG_MLOCK_NEW) ? 1 : 0) <= 3) {
+		ref = atomic_load_explicit(&opg->refcount, memory_order_acquire);
+		if (!drained && (oflags & (PG_ANON | PG_ANON_EXCLUSIVE)) == PG_ANON && ref <= 3 &&
+		    machine_page_off_lru(m, opg) && ref + ((oflags & PG_MLOCK_NEW) ? 0 : 1) <= 3) {
 			pthread_mutex_unlock(&mm->pt_lock);
 			machine_lazyfree_drain(m);
 			drained = true;

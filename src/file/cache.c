@@ -908,20 +908,12 @@ static bool writeback_locked(struct file_cache *c, uint64_t first, uint64_t last
 		file_page_folio(frame_page(c->m, pfn), &before, &nr);
 		fstart = pgoff >= before ? pgoff - before : 0;
 		fend = fstart + nr;
-		for (int pass = 0; pass < 2; pass++) {
-			for (uint64_t i = fstart; i < fend; i++) {
-				pfn_t f = index_lookup(c, i);
-
-				if (f == PFN_NONE)
-					continue;
-				if (!pass)
-					dirty |= file_page_dirty(frame_page(c->m, f));
-				else
-					file_page_set_dirty(frame_page(c->m, f), false);
-			}
-			if (!dirty)
-				break;
-		}
+		/* The folio is dirty if a page of it is; writeback cleans it whole. */
+		for (uint64_t i = fstart; i < fend && !dirty; i++)
+			dirty = (pfn = index_lookup(c, i)) != PFN_NONE && file_page_dirty(frame_page(c->m, pfn));
+		for (uint64_t i = fstart; i < fend && dirty; i++)
+			if ((pfn = index_lookup(c, i)) != PFN_NONE)
+				file_page_set_dirty(frame_page(c->m, pfn), false);
 		cleaned |= dirty;
 		pgoff = fend > pgoff ? fend : pgoff + 1;
 	}

@@ -285,150 +285,143 @@ int as_machine_check(struct as_machine *m, FILE *report)
 	return rc;
 }
 
-/*
- * Shrink every slab cache, then give every thread's cached frames back.
- * Other threads' caches are emptied without their owners' knowledge, so
- * no other thread may allocate or free frames of this machine meanwhile
- * (machine.h, "Quiescence"); the calling thread's own cache is always safe.
- */
-/* Move the batch: its pages become lazily freeable. Caller holds lazy_lock. */
-static void lazyfree_drain_locked(struct as_machine *m)
-{
-	for (unsigned i = 0; i < m->lazy_count; i++) {
-		pfn_t pfn = m->lazy_batch[i];
-		struct page *pg = frame_page(m, pfn);
-
-		/* lru_lazyfree: to the inactive file list, unreferenced, not swap-backed. */
-		if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED) && (pg->flags & PG_SWAPBACKED))
-			__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_SWAPBACKED | PG_REFERENCED | PG_ACTIVE),
-					   __ATOMIC_RELAXED);
-		frame_put(m, pfn);
-	}
-	m->lazy_count = 0;
-}
-
 /* An mlock batch entry of a new page (mlock_new), not a munlock. */
 #define MLOCK_NEW_TAG (1u << 31)
 
-/*
- * Move the mlock batch: munlocked pages are evictable again, new pages of
- * locked regions join the (unevictable) LRU. Caller holds lazy_lock.
- */
-static void munlock_drain_locked(struct as_machine *m)
+/* lru_lazyfree: to the inactive file list, unreferenced, not swap-backed. */
+static void move_lazyfree(struct as_machine *m, pfn_t entry)
 {
-	for (unsigned i = 0; i < m->munlock_count; i++) {
-		pfn_t pfn = m->munlock_batch[i] & ~MLOCK_NEW_TAG;
-		uint32_t clear = (m->munlock_batch[i] & MLOCK_NEW_TAG) ? PG_MLOCK_NEW : PG_MLOCKED;
+	struct page *pg = frame_page(m, entry);
 
-		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~clear, __ATOMIC_RELAXED);
-		frame_put(m, pfn);
-	}
-	m->munlock_count = 0;
-}
-
-/* Move the lru_add batch: every page in it is on the LRU now. Caller holds lazy_lock. */
-static void lru_add_drain_locked(struct as_machine *m)
-{
-	m->lru_add_done = m->lru_add_seq;
-}
-
-/* Move the deactivate batch: its pages go to the inactive list, unreferenced. Caller holds lazy_lock. */
-static void deact_drain_locked(struct as_machine *m)
-{
-	for (unsigned i = 0; i < m->deact_count; i++) {
-		pfn_t pfn = m->deact_batch[i];
-
-		__atomic_fetch_and(&frame_page(m, pfn)->flags, ~(uint32_t)(PG_ACTIVE | PG_REFERENCED),
+	if ((pg->flags & PG_ANON) && !(pg->flags & PG_MLOCKED) && (pg->flags & PG_SWAPBACKED))
+		__atomic_fetch_and(&pg->flags, ~(uint32_t)(PG_SWAPBACKED | PG_REFERENCED | PG_ACTIVE),
 				   __ATOMIC_RELAXED);
-		frame_put(m, pfn);
+}
+
+/* lru_deactivate: to the inactive list, unreferenced. */
+static void move_deactivate(struct as_machine *m, pfn_t entry)
+{
+	__atomic_fetch_and(&frame_page(m, entry)->flags, ~(uint32_t)(PG_ACTIVE | PG_REFERENCED), __ATOMIC_RELAXED);
+}
+
+/* The mlock batch: a munlocked page is evictable again, a new page of a locked region joins the LRU. */
+static void move_mlock(struct as_machine *m, pfn_t entry)
+{
+	uint32_t clear = (entry & MLOCK_NEW_TAG) ? PG_MLOCK_NEW : PG_MLOCKED;
+
+	__atomic_fetch_and(&frame_page(m, entry & ~MLOCK_NEW_TAG)->flags, ~clear, __ATOMIC_RELAXED);
+}
+
+/* Move batch b: each entry's page moves, then its reference goes. Caller holds lazy_lock. */
+static void batch_move_locked(struct as_machine *m, struct machine_batch *b,
+			      void (*move)(struct as_machine *, pfn_t))
+{
+	for (unsigned i = 0; i < b->count; i++) {
+		move(m, b->entry[i]);
+		frame_put(m, b->entry[i] & ~MLOCK_NEW_TAG);
 	}
-	m->deact_count = 0;
+	b->count = 0;
+}
+
+/* Add an entry (a frame, maybe tagged) holding a reference; a full batch moves. Caller holds lazy_lock. */
+static void batch_add_locked(struct as_machine *m, struct machine_batch *b, pfn_t entry,
+			     void (*move)(struct as_machine *, pfn_t))
+{
+	frame_get(m, entry & ~MLOCK_NEW_TAG);
+	b->entry[b->count++] = entry;
+	if (b->count == LAZYFREE_BATCH)
+		batch_move_locked(m, b, move);
+}
+
+/* Move the lru_add batch: every page in it is on the LRU now. */
+static void lru_add_drain(struct as_machine *m)
+{
+	atomic_store_explicit(&m->lru_add_done, atomic_load_explicit(&m->lru_add_seq, memory_order_acquire),
+			      memory_order_release);
 }
 
 void machine_deactivate_add(struct as_machine *m, pfn_t pfn)
 {
 	pthread_mutex_lock(&m->lazy_lock);
-	frame_get(m, pfn);
-	m->deact_batch[m->deact_count++] = pfn;
-	if (m->deact_count == LAZYFREE_BATCH)
-		deact_drain_locked(m);
+	batch_add_locked(m, &m->deact, pfn, move_deactivate);
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
 void machine_lazyfree_add(struct as_machine *m, pfn_t pfn)
 {
 	pthread_mutex_lock(&m->lazy_lock);
-	frame_get(m, pfn);
-	m->lazy_batch[m->lazy_count++] = pfn;
-	if (m->lazy_count == LAZYFREE_BATCH)
-		lazyfree_drain_locked(m);
+	batch_add_locked(m, &m->lazy, pfn, move_lazyfree);
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
 void machine_munlock_add(struct as_machine *m, pfn_t pfn)
 {
 	pthread_mutex_lock(&m->lazy_lock);
-	frame_get(m, pfn);
-	m->munlock_batch[m->munlock_count++] = pfn;
-	if (m->munlock_count == LAZYFREE_BATCH)
-		munlock_drain_locked(m);
+	batch_add_locked(m, &m->mlock, pfn, move_mlock);
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
 void machine_lru_add(struct as_machine *m, pfn_t pfn, bool locked)
 {
 	struct page *pg = frame_page(m, pfn);
+	uint32_t n, done;
 
-	pthread_mutex_lock(&m->lazy_lock);
 	if (locked) {
-		frame_get(m, pfn);
 		__atomic_fetch_or(&pg->flags, PG_MLOCKED | PG_MLOCK_NEW, __ATOMIC_RELAXED);
-		m->munlock_batch[m->munlock_count++] = pfn | MLOCK_NEW_TAG;
-		if (m->munlock_count == LAZYFREE_BATCH)
-			munlock_drain_locked(m);
-	} else {
-		if (pg->flags & PG_ANON) {
-			pg->prev = m->lru_add_seq;
-			__atomic_fetch_or(&pg->flags, PG_LRU_ADD, __ATOMIC_RELAXED);
-		}
-		if (++m->lru_add_seq - m->lru_add_done == LAZYFREE_BATCH)
-			lru_add_drain_locked(m);
+		pthread_mutex_lock(&m->lazy_lock);
+		batch_add_locked(m, &m->mlock, pfn | MLOCK_NEW_TAG, move_mlock);
+		pthread_mutex_unlock(&m->lazy_lock);
+		return;
 	}
-	pthread_mutex_unlock(&m->lazy_lock);
+	/* The page is new: nobody else reads its descriptor yet. */
+	n = atomic_fetch_add_explicit(&m->lru_add_seq, 1, memory_order_acq_rel);
+	if (pg->flags & PG_ANON) {
+		pg->prev = n;
+		__atomic_fetch_or(&pg->flags, PG_LRU_ADD, __ATOMIC_RELAXED);
+	}
+	/* The add that fills the batch moves it (never moving `done` back). */
+	done = atomic_load_explicit(&m->lru_add_done, memory_order_acquire);
+	while ((int32_t)(n + 1 - done) >= LAZYFREE_BATCH &&
+	       !atomic_compare_exchange_weak_explicit(&m->lru_add_done, &done, n + 1, memory_order_acq_rel,
+						      memory_order_acquire))
+		;
 }
 
 void machine_lru_add_flush(struct as_machine *m)
 {
-	pthread_mutex_lock(&m->lazy_lock);
-	lru_add_drain_locked(m);
-	pthread_mutex_unlock(&m->lazy_lock);
+	lru_add_drain(m);
 }
 
 bool machine_page_off_lru(struct as_machine *m, const struct page *pg)
 {
-	uint32_t flags = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
-	bool off;
+	uint32_t flags = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED), done;
 
 	if (flags & PG_MLOCK_NEW)
 		return true;
 	if (!(flags & PG_LRU_ADD))
 		return false;
-	pthread_mutex_lock(&m->lazy_lock);
-	off = (uint32_t)(pg->prev - m->lru_add_done) < (uint32_t)(m->lru_add_seq - m->lru_add_done);
-	pthread_mutex_unlock(&m->lazy_lock);
-	return off;
+	done = atomic_load_explicit(&m->lru_add_done, memory_order_acquire);
+	return (uint32_t)(pg->prev - done) <
+	       (uint32_t)(atomic_load_explicit(&m->lru_add_seq, memory_order_acquire) - done);
 }
 
 void machine_lazyfree_drain(struct as_machine *m)
 {
+	lru_add_drain(m);
 	pthread_mutex_lock(&m->lazy_lock);
-	lru_add_drain_locked(m);
-	deact_drain_locked(m);
-	lazyfree_drain_locked(m);
-	munlock_drain_locked(m); /* lru_add_drain drains the mlock batch too */
+	batch_move_locked(m, &m->deact, move_deactivate);
+	batch_move_locked(m, &m->lazy, move_lazyfree);
+	batch_move_locked(m, &m->mlock, move_mlock); /* lru_add_drain drains the mlock batch too */
 	pthread_mutex_unlock(&m->lazy_lock);
 }
 
+/*
+ * Drain the LRU batches, shrink every slab cache, then give every thread's
+ * cached frames back. Other threads' caches are emptied without their
+ * owners' knowledge, so no other thread may allocate or free frames of
+ * this machine meanwhile (machine.h, "Quiescence"); the calling thread's
+ * own cache is always safe.
+ */
 void as_machine_drain(struct as_machine *m)
 {
 	machine_lazyfree_drain(m);

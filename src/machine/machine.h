@@ -77,6 +77,12 @@
 typedef uint32_t pfn_t;
 #define PFN_NONE UINT32_MAX
 
+/* A per-CPU folio batch of the LRU: frames, each holding a reference (struct as_machine). */
+struct machine_batch {
+	pfn_t entry[LAZYFREE_BATCH];
+	unsigned count;
+};
+
 /* Page descriptor flags (struct page.flags, low 24 bits). */
 enum {
 	PG_BUDDY = 1u << 0,      /* head of a free buddy block; order in PG_ORDER bits */
@@ -170,36 +176,29 @@ struct as_machine {
 	pfn_t zero_pfn;                /* [I] the shared zero page */
 
 	/*
-	 * Pages MADV_FREE marked, waiting to become lazily freeable (Linux's
-	 * per-CPU lru_lazyfree folio batch; the machine is one CPU here). Each
-	 * holds a reference. [lazy_lock]
+	 * Linux's per-CPU folio batches (the machine is one CPU here); each
+	 * entry holds a reference, and a batch moves when it fills up (31) or
+	 * the batches drain (machine_lazyfree_drain, Linux's lru_add_drain):
+	 *  - lazy: pages MADV_FREE marked, lazily freeable once moved
+	 *    (lru_lazyfree);
+	 *  - deact: active pages MADV_COLD deactivates, inactive and
+	 *    unreferenced once moved (lru_deactivate);
+	 *  - mlock: pages unmapped from a locked region, still PG_MLOCKED
+	 *    until moved, and new pages of locked regions (mlock_new_folio,
+	 *    tagged), off the LRU until moved.
+	 * [lazy_lock]
 	 */
 	pthread_mutex_t lazy_lock;
-	pfn_t lazy_batch[LAZYFREE_BATCH];
-	unsigned lazy_count;
-	/*
-	 * Pages unmapped from a locked region, still PG_MLOCKED until the
-	 * batch drains (Linux's per-CPU mlock folio batch, drained with the
-	 * LRU batches). Each holds a reference. [lazy_lock]
-	 */
-	pfn_t munlock_batch[LAZYFREE_BATCH];
-	unsigned munlock_count;
-	/*
-	 * Active pages MADV_COLD deactivates (Linux's per-CPU lru_deactivate
-	 * batch): PG_ACTIVE and PG_REFERENCED go when it moves. Each holds a
-	 * reference. [lazy_lock]
-	 */
-	pfn_t deact_batch[LAZYFREE_BATCH];
-	unsigned deact_count;
+	struct machine_batch lazy, deact, mlock;
 	/*
 	 * Linux's per-CPU lru_add folio batch, counted rather than held: new
 	 * pages join it (lru_add_seq counts them; an anon page keeps its number
 	 * in `prev`) and are off the LRU until it drains or fills up (31), when
 	 * lru_add_done catches up. Only whether a page is still in it is
 	 * needed (a copy-on-write fault drains a page not yet on the LRU).
-	 * Mod 2^32. [lazy_lock]
+	 * Mod 2^32. [A]: every anonymous fault adds, so no lock is taken.
 	 */
-	uint32_t lru_add_seq, lru_add_done;
+	_Atomic uint32_t lru_add_seq, lru_add_done;
 
 	pthread_mutex_t zone_lock;
 	uint32_t free_head[NR_ORDERS]; /* [Z] free lists, PFN_NONE-terminated */
